@@ -1,0 +1,111 @@
+"""Typed configuration of the curation pipeline, loaded from YAML.
+
+One config object travels through every stage; a YAML file overrides any subset of the
+defaults below (unknown keys are an error, so typos do not pass silently).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MediaConfig(_Strict):
+    """How every video is probed and decoded (once) for analysis."""
+
+    fps: float = Field(8.0, gt=0, description="analysis frame rate, frames per second")
+    short_side: int = Field(224, ge=16, description="analysis frames are resized so their short side has this many pixels")
+    sample_rate: int = Field(16000, ge=8000, description="mono audio sample rate, Hz")
+    require_audio: bool = True
+    max_file_mb: float = Field(1024.0, gt=0, description="larger files are rejected as too_large")
+    max_duration_s: float = Field(600.0, gt=0, description="longer videos are rejected as too_long")
+    max_pixels: int = Field(3840 * 2160, gt=0, description="larger frames are rejected as too_large")
+
+
+class SceneConfig(_Strict):
+    """PySceneDetect ContentDetector settings (applied to the analysis frames)."""
+
+    threshold: float = 27.0
+    min_scene_len_s: float = Field(0.5, ge=0)
+
+
+class WindowConfig(_Strict):
+    length_s: float = Field(3.0, gt=0)
+    stride_s: float = Field(0.5, gt=0)
+
+
+class FilterRule(_Strict):
+    """Keep a window only if `metric` lies within the bounds.
+
+    Each bound is absolute (`min`/`max`) or a quantile of the whole run's values
+    (`min_quantile`/`max_quantile`), never both for the same side.
+    """
+
+    metric: str
+    min: float | None = None
+    max: float | None = None
+    min_quantile: float | None = Field(None, ge=0, le=1)
+    max_quantile: float | None = Field(None, ge=0, le=1)
+    low_reason: str = "too_low"
+    high_reason: str = "too_high"
+
+    @model_validator(mode="after")
+    def _one_bound_per_side(self) -> "FilterRule":
+        if self.min is not None and self.min_quantile is not None:
+            raise ValueError(f"filter on {self.metric}: give min or min_quantile, not both")
+        if self.max is not None and self.max_quantile is not None:
+            raise ValueError(f"filter on {self.metric}: give max or max_quantile, not both")
+        if all(v is None for v in (self.min, self.max, self.min_quantile, self.max_quantile)):
+            raise ValueError(f"filter on {self.metric}: no bound given")
+        return self
+
+
+def _default_filters() -> list[FilterRule]:
+    # Paper §3.1 gives no numbers; these absolute defaults suit mean |Δpixel| on a 0..255 scale
+    # and peak amplitude on a -1..1 scale, and are meant to be tuned per dataset.
+    return [
+        FilterRule(metric="pixel_diff_mean", min=1.0, max=40.0, low_reason="too_static", high_reason="too_much_motion"),
+        FilterRule(metric="audio_max_amplitude", min=0.02, low_reason="too_quiet"),
+    ]
+
+
+class DownloadConfig(_Strict):
+    """yt-dlp settings. Section downloads need ffmpeg: imageio-ffmpeg's static binary is used."""
+
+    retries: int = Field(3, ge=0, description="yt-dlp --retries and --fragment-retries")
+    timeout_s: float = Field(300.0, gt=0, description="hard timeout of one yt-dlp process")
+    socket_timeout_s: float = Field(30.0, gt=0)
+    sections: bool = Field(True, description="download only [start, start+clip_s] of each video")
+    clip_s: float = Field(10.0, gt=0, description="length of a VGGSound segment")
+    format: str = "bv*[height<=480]+ba/b[height<=480]/bv*+ba/b"
+    rate_limit: str | None = Field(None, description="yt-dlp --limit-rate, e.g. '2M'")
+
+
+class CurationConfig(_Strict):
+    media: MediaConfig = MediaConfig()
+    scenes: SceneConfig = SceneConfig()
+    windows: WindowConfig = WindowConfig()
+    metrics: list[str] = Field(default_factory=lambda: ["pixel", "amplitude"])
+    filters: list[FilterRule] = Field(default_factory=_default_filters)
+    download: DownloadConfig = DownloadConfig()
+    batch_size: int = Field(8, ge=1, description="videos per Prefect task")
+    min_clips_per_class: int = Field(100, ge=1, description="AVSync-AC class balancing")
+
+
+def load_config(path: str | Path | None = None) -> CurationConfig:
+    """Defaults, overridden by the YAML file at `path` when given."""
+    if path is None:
+        return CurationConfig()
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"config file not found: {path}")
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"config file {path} must hold a mapping, got {type(data).__name__}")
+    return CurationConfig.model_validate(data)
