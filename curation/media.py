@@ -1,0 +1,267 @@
+"""Probe and decode a video once: analysis frames and mono audio on one timeline.
+
+Every later step (scenes, windows, metrics, training samples) reads the `DecodedMedia` value this
+module returns; nobody reopens the file. Audio and video are demuxed in a single pass so a
+file is read from disk once.
+
+Failures are `MediaError`s with a short machine-readable `reason` (`empty_file`, `not_a_video`,
+`no_audio`, ...), which the pipeline turns into a failed manifest row.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+
+from curation.config import MediaConfig
+
+
+class MediaError(Exception):
+    """A video that cannot be curated. `reason` is a short code for the manifest."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class ProbeInfo:
+    """Container facts read from headers only (no decoding)."""
+
+    size_bytes: int
+    duration_s: float
+    fps: float
+    width: int  # display width (sample aspect ratio and rotation applied)
+    height: int
+    video_codec: str
+    has_audio: bool
+    audio_sample_rate: int | None
+    audio_channels: int | None
+    rotation: int  # degrees, counter-clockwise, from the display matrix
+
+
+@dataclass
+class DecodedMedia:
+    """A decoded video on one timeline starting at `start_s` (seconds in the source file).
+
+    frames:      (N, H, W, 3) uint8 RGB, sampled at `fps` (frame k shows time start_s + k / fps)
+    audio:       (S,) float32 mono in [-1, 1] at `sample_rate` Hz, sample 0 at start_s
+    """
+
+    frames: np.ndarray
+    fps: float
+    audio: np.ndarray
+    sample_rate: int
+    start_s: float = 0.0
+
+    @property
+    def duration_s(self) -> float:
+        return max(len(self.frames) / self.fps, len(self.audio) / self.sample_rate)
+
+    def frame_slice(self, start_s: float, end_s: float) -> slice:
+        """Frames whose timestamps fall in [start_s, end_s), times relative to this media."""
+        first = math.ceil(start_s * self.fps - 1e-6)
+        stop = math.ceil(end_s * self.fps - 1e-6)
+        return slice(max(first, 0), min(max(stop, 0), len(self.frames)))
+
+    def audio_slice(self, start_s: float, end_s: float) -> slice:
+        first = round(start_s * self.sample_rate)
+        stop = round(end_s * self.sample_rate)
+        return slice(max(first, 0), min(max(stop, 0), len(self.audio)))
+
+
+def _open(path: Path) -> av.container.InputContainer:
+    try:
+        return av.open(str(path), metadata_errors="ignore")
+    except (av.error.InvalidDataError, av.error.EOFError) as exc:
+        raise MediaError("not_a_video", str(exc)) from exc
+    except av.FFmpegError as exc:
+        raise MediaError("unreadable", str(exc)) from exc
+
+
+def _display_size(stream: av.video.stream.VideoStream, rotation: int) -> tuple[int, int]:
+    width, height = stream.codec_context.width, stream.codec_context.height
+    sar = stream.sample_aspect_ratio
+    if sar and sar > 0 and sar != 1:
+        width = round(width * sar)
+    if rotation % 180:
+        width, height = height, width
+    return width, height
+
+
+def _rotation(container: av.container.InputContainer) -> int:
+    """Display-matrix rotation from the first decodable frame (PyAV exposes it per frame)."""
+    try:
+        for frame in container.decode(video=0):
+            return int(round(frame.rotation or 0))
+    except av.FFmpegError:
+        return 0
+    return 0
+
+
+def probe(path: str | os.PathLike, limits: MediaConfig | None = None) -> ProbeInfo:
+    """Read a file's stream facts and apply the input limits. Raises `MediaError`."""
+    limits = limits or MediaConfig()
+    path = Path(path)
+    if not path.is_file():
+        raise MediaError("missing_file", str(path))
+    size = path.stat().st_size
+    if size == 0:
+        raise MediaError("empty_file")
+    if size > limits.max_file_mb * 1e6:
+        raise MediaError("too_large", f"{size / 1e6:.0f} MB > {limits.max_file_mb:.0f} MB")
+    with _open(path) as container:
+        if not container.streams.video:
+            raise MediaError("no_video_stream", "audio-only or data file")
+        video = container.streams.video[0]
+        audio = container.streams.audio[0] if container.streams.audio else None
+        if limits.require_audio and audio is None:
+            raise MediaError("no_audio")
+        duration = _duration_s(container, video)
+        if not duration > 0:
+            raise MediaError("zero_duration")
+        if duration > limits.max_duration_s:
+            raise MediaError("too_long", f"{duration:.1f} s > {limits.max_duration_s:.0f} s")
+        rotation = _rotation(container)
+        width, height = _display_size(video, rotation)
+        if width * height <= 0:
+            raise MediaError("not_a_video", "frame size is zero")
+        if width * height > limits.max_pixels:
+            raise MediaError("too_large", f"{width}x{height} frames")
+        rate = video.average_rate or video.guessed_rate or video.base_rate
+        return ProbeInfo(
+            size_bytes=size,
+            duration_s=duration,
+            fps=float(rate) if rate else 0.0,
+            width=width,
+            height=height,
+            video_codec=video.codec_context.name,
+            has_audio=audio is not None,
+            audio_sample_rate=audio.codec_context.sample_rate if audio else None,
+            audio_channels=audio.codec_context.channels if audio else None,
+            rotation=rotation,
+        )
+
+
+def _duration_s(container: av.container.InputContainer, video: av.video.stream.VideoStream) -> float:
+    if video.duration is not None and video.time_base is not None:
+        return float(video.duration * video.time_base)
+    if container.duration is not None:
+        return container.duration / av.time_base
+    return 0.0
+
+
+def analysis_size(width: int, height: int, short_side: int) -> tuple[int, int]:
+    """(width, height) with the short side scaled to `short_side`, both even (codec friendly)."""
+    scale = short_side / min(width, height)
+    return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
+
+
+def decode(
+    path: str | os.PathLike,
+    config: MediaConfig | None = None,
+    start_s: float = 0.0,
+    end_s: float | None = None,
+    info: ProbeInfo | None = None,
+) -> DecodedMedia:
+    """Decode [start_s, end_s) of a file once: frames at `config.fps` / `config.short_side`,
+    mono float32 audio at `config.sample_rate`, both starting at `start_s`.
+
+    A frame is kept for target time T when T falls within its display interval, so a 30 fps
+    source sampled at 8 fps keeps the frame on screen at each k / 8 s (sample and hold).
+    """
+    config = config or MediaConfig()
+    info = info or probe(path, config)
+    end_s = info.duration_s if end_s is None else min(end_s, info.duration_s)
+    if end_s <= start_s:
+        raise MediaError("zero_duration", f"empty range [{start_s}, {end_s})")
+    out_w, out_h = analysis_size(info.width, info.height, config.short_side)
+    # Resizing happens before rotation, so ask swscale for the pre-rotation shape.
+    scale_w, scale_h = (out_h, out_w) if info.rotation % 180 else (out_w, out_h)
+    n_targets = math.ceil((end_s - start_s) * config.fps - 1e-6)
+    half_frame = 0.5 / info.fps if info.fps > 0 else 0.0
+
+    frames: list[np.ndarray] = []
+    audio_chunks: list[np.ndarray] = []
+    audio_start: float | None = None
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=config.sample_rate)
+    try:
+        with _open(Path(path)) as container:
+            origin = (container.start_time or 0) / av.time_base
+            video = container.streams.video[0]
+            video.thread_type = "AUTO"
+            streams = [video]
+            audio = container.streams.audio[0] if container.streams.audio else None
+            if audio is not None:
+                streams.append(audio)
+            if start_s > 0:
+                container.seek(int((origin + start_s) * av.time_base), backward=True)
+            for packet in container.demux(*streams):
+                for frame in packet.decode():
+                    if frame.time is None:
+                        continue
+                    t = frame.time - origin
+                    if isinstance(frame, av.AudioFrame):
+                        for chunk in resampler.resample(frame):
+                            if audio_start is None:
+                                audio_start = chunk.time - origin if chunk.time is not None else t
+                            audio_chunks.append(chunk.to_ndarray()[0])
+                        continue
+                    if len(frames) >= n_targets:
+                        continue
+                    target = start_s + len(frames) / config.fps
+                    if target >= t + half_frame:
+                        continue  # this frame ends before the next target time
+                    image = None
+                    while len(frames) < n_targets and start_s + len(frames) / config.fps < t + half_frame:
+                        if image is None:
+                            image = frame.to_ndarray(width=scale_w, height=scale_h, format="rgb24")
+                            if info.rotation % 360:
+                                image = np.ascontiguousarray(np.rot90(image, k=info.rotation // 90))
+                        frames.append(image)
+            for chunk in resampler.resample(None):
+                audio_chunks.append(chunk.to_ndarray()[0])
+    except av.FFmpegError as exc:
+        raise MediaError("decode_error", str(exc)) from exc
+    if not frames:
+        raise MediaError("no_frames", "no decodable video frame in range")
+    waveform = _place_audio(audio_chunks, audio_start, start_s, end_s, config.sample_rate)
+    if config.require_audio and not np.isfinite(waveform).all():
+        raise MediaError("decode_error", "non-finite audio samples")
+    return DecodedMedia(
+        frames=np.stack(frames), fps=config.fps, audio=waveform, sample_rate=config.sample_rate, start_s=start_s
+    )
+
+
+def _place_audio(
+    chunks: list[np.ndarray], chunk_start: float | None, start_s: float, end_s: float, sample_rate: int
+) -> np.ndarray:
+    """Put decoded samples on the [start_s, end_s) timeline: pad a late start, trim the rest."""
+    n_out = round((end_s - start_s) * sample_rate)
+    out = np.zeros(n_out, dtype=np.float32)
+    if not chunks or chunk_start is None:
+        return out
+    # AAC decodes can overshoot full scale slightly; the manifest's amplitude is on [-1, 1].
+    samples = np.clip(np.concatenate(chunks), -1.0, 1.0, dtype=np.float32)
+    offset = round((chunk_start - start_s) * sample_rate)
+    if offset < 0:
+        samples, offset = samples[-offset:], 0
+    n = max(0, min(len(samples), n_out - offset))
+    out[offset : offset + n] = samples[:n]
+    return out
+
+
+def read_video_at(
+    path: str | os.PathLike, config: MediaConfig, start_s: float, duration_s: float
+) -> DecodedMedia:
+    """Decode a short excerpt (e.g. a 2 s training sample) with the same code path."""
+    return decode(path, config, start_s=start_s, end_s=start_s + duration_s)
+
+
+__all__ = ["DecodedMedia", "MediaError", "ProbeInfo", "analysis_size", "decode", "probe", "read_video_at"]
