@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 
 from curation.config import MediaConfig
@@ -163,18 +165,27 @@ def analysis_size(width: int, height: int, short_side: int) -> tuple[int, int]:
     return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
 
 
+# Called with (time_s, frame) for every decoded frame at the source rate: frame is a small
+# (H, sink_width, 3) uint8 BGR image. Lets scene detection see every frame without a second decode.
+FrameSink = Callable[[float, np.ndarray], None]
+
+
 def decode(
     path: str | os.PathLike,
     config: MediaConfig | None = None,
     start_s: float = 0.0,
     end_s: float | None = None,
     info: ProbeInfo | None = None,
+    frame_sink: FrameSink | None = None,
+    sink_width: int = 256,
 ) -> DecodedMedia:
     """Decode [start_s, end_s) of a file once: frames at `config.fps` / `config.short_side`,
     mono float32 audio at `config.sample_rate`, both starting at `start_s`.
 
     A frame is kept for target time T when T falls within its display interval, so a 30 fps
     source sampled at 8 fps keeps the frame on screen at each k / 8 s (sample and hold).
+    `frame_sink`, when given, also receives every source frame in [start_s, end_s), downscaled
+    to `sink_width` pixels wide (display aspect kept), in BGR order.
     """
     config = config or MediaConfig()
     info = info or probe(path, config)
@@ -186,6 +197,9 @@ def decode(
     scale_w, scale_h = (out_h, out_w) if info.rotation % 180 else (out_w, out_h)
     n_targets = math.ceil((end_s - start_s) * config.fps - 1e-6)
     half_frame = 0.5 / info.fps if info.fps > 0 else 0.0
+    # Like the scenedetect CLI: coded frame scaled to ~256 px wide (height a multiple of 4 for 4:2:0).
+    coded_w, coded_h = (info.height, info.width) if info.rotation % 180 else (info.width, info.height)
+    sink_size = (sink_width, max(4, round(coded_h * sink_width / coded_w / 4) * 4))
 
     frames: list[np.ndarray] = []
     audio_chunks: list[np.ndarray] = []
@@ -213,6 +227,11 @@ def decode(
                                 audio_start = chunk.time - origin if chunk.time is not None else t
                             audio_chunks.append(chunk.to_ndarray()[0])
                         continue
+                    if frame_sink is not None and start_s - half_frame <= t < end_s - half_frame:
+                        small = _to_array(frame, sink_size[0], sink_size[1], "bgr", cv2.INTER_LINEAR)
+                        if info.rotation % 360:
+                            small = np.ascontiguousarray(np.rot90(small, k=info.rotation // 90))
+                        frame_sink(t - start_s, small)
                     if len(frames) >= n_targets:
                         continue
                     target = start_s + len(frames) / config.fps
@@ -221,7 +240,7 @@ def decode(
                     image = None
                     while len(frames) < n_targets and start_s + len(frames) / config.fps < t + half_frame:
                         if image is None:
-                            image = frame.to_ndarray(width=scale_w, height=scale_h, format="rgb24")
+                            image = _to_array(frame, scale_w, scale_h, "rgb", cv2.INTER_AREA)
                             if info.rotation % 360:
                                 image = np.ascontiguousarray(np.rot90(image, k=info.rotation // 90))
                         frames.append(image)
@@ -237,6 +256,33 @@ def decode(
     return DecodedMedia(
         frames=np.stack(frames), fps=config.fps, audio=waveform, sample_rate=config.sample_rate, start_s=start_s
     )
+
+
+_YUV420 = ("yuv420p", "yuvj420p")
+
+
+def _to_array(frame: av.VideoFrame, width: int, height: int, order: str, interpolation: int) -> np.ndarray:
+    """Downscale a decoded frame to (height, width, 3) uint8 in "rgb" or "bgr" order.
+
+    For 4:2:0 sources (nearly all H.264/VP9/AV1 video) the planes are resized with OpenCV and
+    converted to RGB at the small size: about 6x cheaper than swscale's scale+convert, and
+    swscale's one-step path dithers dark frames into hue noise that fires false scene cuts
+    on fades. Other pixel formats go through swscale in YUV space, then convert.
+    """
+    if frame.format.name in _YUV420 and frame.width % 2 == 0 and frame.height % 2 == 0 and height % 4 == 0:
+        planes = frame.to_ndarray()  # (H * 3/2, W): Y rows, then U and V packed two rows per line
+        rows, cols = frame.height, frame.width
+        y = planes[:rows]
+        u = planes[rows : rows + rows // 4].reshape(rows // 2, cols // 2)
+        v = planes[rows + rows // 4 :].reshape(rows // 2, cols // 2)
+        small = np.concatenate([
+            cv2.resize(y, (width, height), interpolation=interpolation),
+            cv2.resize(u, (width // 2, height // 2), interpolation=interpolation).reshape(-1, width),
+            cv2.resize(v, (width // 2, height // 2), interpolation=interpolation).reshape(-1, width),
+        ])
+        code = cv2.COLOR_YUV2RGB_I420 if order == "rgb" else cv2.COLOR_YUV2BGR_I420
+        return cv2.cvtColor(small, code)
+    return frame.reformat(width=width, height=height).to_ndarray(format=f"{order}24")
 
 
 def _place_audio(

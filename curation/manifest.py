@@ -1,0 +1,188 @@
+"""Parquet manifests: the per-batch ledger, the final tables, and windows merged into clips.
+
+Layout of a run's output folder (schemas in docs/manifests.md):
+
+    ledger/<batch>.windows.parquet   windows of one batch of videos, with their scores
+    ledger/<batch>.videos.parquet    one row per video of that batch; written LAST, so its
+                                     presence is the batch's commit marker
+    videos.parquet  windows.parquet  clips.parquet  avsync_ac.parquet  summary.json
+
+Every file is written to a temporary name and renamed into place, so a killed run leaves
+either a complete file or none. The final tables are rebuilt from the ledger, keyed by
+`video_id` (and `window_index`), so reruns never duplicate or lose rows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+VIDEO_SCHEMA = pa.schema(
+    [
+        ("video_id", pa.string()),
+        ("label", pa.string()),
+        ("split", pa.string()),
+        ("path", pa.string()),
+        ("url", pa.string()),
+        ("status", pa.string()),  # "ok" | "failed"
+        ("reason", pa.string()),  # short code when failed, e.g. "no_audio", "download_failed"
+        ("detail", pa.string()),  # the underlying message (yt-dlp / FFmpeg error text)
+        ("retryable", pa.bool_()),  # failed for a reason a rerun may fix (network timeout, 5xx)
+        ("size_bytes", pa.int64()),
+        ("duration_s", pa.float64()),
+        ("fps", pa.float64()),
+        ("width", pa.int32()),
+        ("height", pa.int32()),
+        ("video_codec", pa.string()),
+        ("has_audio", pa.bool_()),
+        ("audio_sample_rate", pa.int32()),
+        ("audio_channels", pa.int32()),
+        ("n_scenes", pa.int32()),
+        ("n_windows", pa.int32()),
+    ]
+)
+
+# Windows carry these columns, then one float64 column per metric output.
+WINDOW_KEY_SCHEMA = pa.schema(
+    [
+        ("video_id", pa.string()),
+        ("window_index", pa.int32()),
+        ("scene_index", pa.int32()),
+        ("start_s", pa.float64()),
+        ("end_s", pa.float64()),
+        ("label", pa.string()),
+    ]
+)
+
+CLIP_COLUMNS = ["video_id", "clip_index", "label", "split", "path", "scene_index", "start_s", "end_s", "duration_s", "n_windows"]
+
+
+def write_parquet_atomic(table: pa.Table | pd.DataFrame, path: str | os.PathLike) -> None:
+    """Write to a temporary file next to `path`, fsync, then rename over it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(table, pd.DataFrame):
+        table = pa.Table.from_pandas(table, preserve_index=False)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            pq.write_table(table, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(data: dict, path: str | os.PathLike) -> None:
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(data, handle, indent=2, sort_keys=True)
+    os.replace(tmp, path)
+
+
+def videos_table(rows: Iterable[dict]) -> pa.Table:
+    rows = list(rows)
+    return pa.Table.from_pylist([{name: row.get(name) for name in VIDEO_SCHEMA.names} for row in rows], schema=VIDEO_SCHEMA)
+
+
+def windows_table(rows: Iterable[dict]) -> pa.Table:
+    rows = list(rows)
+    metric_columns = sorted({key for row in rows for key in row} - set(WINDOW_KEY_SCHEMA.names))
+    schema = pa.schema(list(WINDOW_KEY_SCHEMA) + [(name, pa.float64()) for name in metric_columns])
+    return pa.Table.from_pylist([{name: row.get(name) for name in schema.names} for row in rows], schema=schema)
+
+
+def ledger_dir(out_dir: str | os.PathLike) -> Path:
+    return Path(out_dir) / "ledger"
+
+
+def write_batch(out_dir: str | os.PathLike, batch_key: str, video_rows: list[dict], window_rows: list[dict]) -> None:
+    """Commit one batch to the ledger: windows first, videos (the commit marker) last."""
+    ledger = ledger_dir(out_dir)
+    write_parquet_atomic(windows_table(window_rows), ledger / f"{batch_key}.windows.parquet")
+    write_parquet_atomic(videos_table(video_rows), ledger / f"{batch_key}.videos.parquet")
+
+
+def _committed_batches(out_dir: str | os.PathLike) -> list[Path]:
+    """Videos files of committed batches, oldest first (later ones win on duplicate ids)."""
+    files = list(ledger_dir(out_dir).glob("*.videos.parquet"))
+    return sorted(files, key=lambda p: (p.stat().st_mtime_ns, p.name))
+
+
+def done_video_ids(out_dir: str | os.PathLike, include_retryable: bool = False) -> set[str]:
+    """Ids whose latest committed row is final: ok, or failed for a permanent reason."""
+    latest: dict[str, bool] = {}
+    for path in _committed_batches(out_dir):
+        table = pq.read_table(path, columns=["video_id", "retryable"]).to_pandas()
+        latest.update(zip(table.video_id, table.retryable.fillna(False).astype(bool)))
+    return {video_id for video_id, retryable in latest.items() if include_retryable or not retryable}
+
+
+def read_ledger(out_dir: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(videos, windows) of all committed batches; for a video processed more than once, the
+    latest batch's rows win, its video row and its windows together."""
+    video_parts, window_parts = [], []
+    for order, path in enumerate(_committed_batches(out_dir)):
+        videos = pq.read_table(path).to_pandas()
+        videos["_batch"] = order
+        video_parts.append(videos)
+        windows_path = path.with_name(path.name.replace(".videos.parquet", ".windows.parquet"))
+        windows = pq.read_table(windows_path).to_pandas()
+        windows["_batch"] = order
+        window_parts.append(windows)
+    if not video_parts:
+        empty_videos = VIDEO_SCHEMA.empty_table().to_pandas()
+        return empty_videos, WINDOW_KEY_SCHEMA.empty_table().to_pandas()
+    videos = pd.concat(video_parts, ignore_index=True).drop_duplicates("video_id", keep="last")
+    windows = pd.concat(window_parts, ignore_index=True)
+    windows = windows.merge(videos[["video_id", "_batch"]], on=["video_id", "_batch"], how="inner")
+    videos = videos.drop(columns="_batch").sort_values("video_id", kind="stable").reset_index(drop=True)
+    windows = windows.drop(columns="_batch").sort_values(["video_id", "window_index"], kind="stable").reset_index(drop=True)
+    return videos, windows
+
+
+def merge_windows_into_clips(windows: pd.DataFrame, videos: pd.DataFrame) -> pd.DataFrame:
+    """Union the passing windows of each scene of each video into contiguous clips.
+
+    Overlapping or touching windows of the same scene merge; windows of different scenes never
+    do, so a clip never spans a cut (paper §3.1: "merge all 3-second clips from each video").
+    """
+    passing = windows[windows["passed"]].sort_values(["video_id", "scene_index", "start_s"])
+    info = videos.set_index("video_id")[["split", "path"]]
+    clips: list[dict] = []
+    for (video_id, scene_index), group in passing.groupby(["video_id", "scene_index"], sort=True):
+        current: dict | None = None
+        for row in group.itertuples(index=False):
+            if current is not None and row.start_s <= current["end_s"] + 1e-6:
+                current["end_s"] = max(current["end_s"], row.end_s)
+                current["n_windows"] += 1
+                continue
+            if current is not None:
+                clips.append(current)
+            current = {"video_id": video_id, "label": row.label, "scene_index": int(scene_index),
+                       "start_s": row.start_s, "end_s": row.end_s, "n_windows": 1}
+        clips.append(current)
+    frame = pd.DataFrame(clips, columns=["video_id", "label", "scene_index", "start_s", "end_s", "n_windows"])
+    frame["clip_index"] = frame.groupby("video_id").cumcount().astype("int32")
+    frame["duration_s"] = frame["end_s"] - frame["start_s"]
+    frame["split"] = frame["video_id"].map(info["split"]) if len(frame) else pd.Series(dtype=object)
+    frame["path"] = frame["video_id"].map(info["path"]) if len(frame) else pd.Series(dtype=object)
+    frame["scene_index"] = frame["scene_index"].astype("int32")
+    frame["n_windows"] = frame["n_windows"].astype("int32")
+    return frame[CLIP_COLUMNS].reset_index(drop=True)
+
+
+def balance_classes(clips: pd.DataFrame, min_clips_per_class: int) -> pd.DataFrame:
+    """AVSync-AC style: keep only classes with at least `min_clips_per_class` clips."""
+    counts = clips.groupby("label")["video_id"].transform("size")
+    return clips[counts >= min_clips_per_class].reset_index(drop=True)

@@ -1,0 +1,161 @@
+"""The `curate-vggsound` Prefect flow: sources → batches of videos → manifests.
+
+Wiring only; every step is a `curation` library call. A task handles a batch of videos (never
+a window). Resumability comes from the Parquet ledger, not Prefect's cache: a rerun lists the
+same sources, skips committed videos and rebuilds the same manifests.
+
+    python -m flows.curate --videos data/demo/videos --out data/runs/demo
+    python -m flows.curate --csv vggsound.csv --classes data/classes/avsync15.txt --out data/runs/vggss
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_progress_artifact, create_table_artifact, update_progress_artifact
+from prefect.futures import as_completed
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from curation import pipeline
+from curation.config import CurationConfig, load_config
+from curation.sources import SourceItem
+from curation.sources.collect import collect_items
+
+
+@task(name="list-sources")
+def list_sources(csv: str | None, url_template: str | None, videos: str | None, classes: str | None,
+                 limit: int | None) -> list[SourceItem]:
+    items = collect_items(csv=csv, url_template=url_template, videos=videos, classes=classes, limit=limit)
+    get_run_logger().info("%d source videos", len(items))
+    return items
+
+
+@task(name="curate-batch", retries=2, retry_delay_seconds=10, task_run_name="batch-{index}")
+def curate_batch(items: list[SourceItem], out: str, config: CurationConfig, index: int) -> pipeline.BatchReport:
+    report = pipeline.process_batch(items, out, config)
+    get_run_logger().info("batch %d: %d/%d videos ok, %d windows", index, report.n_ok, report.n_videos, report.n_windows)
+    return report
+
+
+@task(name="finalize-manifests")
+def finalize_manifests(out: str, config: CurationConfig) -> dict:
+    return pipeline.finalize(out, config)
+
+
+def _publish_summary(summary: dict, out: str) -> None:
+    create_table_artifact(
+        key="curation-pass-rates",
+        table=summary["per_class"],
+        description=(
+            f"{summary['videos_ok']}/{summary['videos']} videos decoded, "
+            f"{summary['windows_passed']}/{summary['windows']} windows passed "
+            f"({100 * summary['window_pass_rate']:.1f} %), {summary['clips']} clips"
+        ),
+    )
+    failed = "\n".join(f"| {k} | {v} |" for k, v in summary["videos_failed_by_reason"].items()) or "| none | 0 |"
+    filtered = "\n".join(f"| {k} | {v} |" for k, v in summary["windows_failed_by_reason"].items()) or "| none | 0 |"
+    create_markdown_artifact(
+        key="curation-manifests",
+        markdown=(
+            f"# Curation run\n\nManifests in `{Path(out).resolve()}`: `videos.parquet`, `windows.parquet`, "
+            f"`clips.parquet`, `avsync_ac.parquet`, `summary.json`.\n\n"
+            f"## Failed videos\n| reason | videos |\n|---|---|\n{failed}\n\n"
+            f"## Filtered windows\n| reason | windows |\n|---|---|\n{filtered}\n"
+        ),
+    )
+
+
+@flow(name="curate-vggsound", task_runner=ThreadPoolTaskRunner(max_workers=2))
+def curate_vggsound(
+    csv: str | None = None,
+    url_template: str | None = None,
+    videos: str | None = None,
+    out: str = "data/runs/curated",
+    config: str | None = None,
+    classes: str | None = None,
+    limit: int | None = None,
+    batch_size: int | None = None,
+) -> dict:
+    """Curate audio-visually synchronized clips.
+
+    Args:
+        csv: vggsound.csv (`ytid,start,label,split`) or a split file (`<ytid>_<start>.mp4,label`).
+        url_template: mirror URL such as `https://host/{ytid}.mp4` (default: YouTube).
+        videos: local folder whose subfolder names are the labels (instead of `csv`).
+        out: folder for the manifests (and downloads, under `media/`).
+        config: YAML file overriding the curation config defaults.
+        classes: file with one label per line to keep (e.g. the VGGSS or AVSync15 list).
+        limit: curate at most this many source videos (after class selection).
+        batch_size: videos per task (default from the config).
+    """
+    log = get_run_logger()
+    cfg = load_config(config)
+    if batch_size is not None:
+        cfg = cfg.model_copy(update={"batch_size": batch_size})
+    items = list_sources(csv, url_template, videos, classes, limit)
+    batches = pipeline.make_batches(pipeline.pending_items(items, out), cfg.batch_size)
+    log.info("%d videos to curate in %d batches (%d already done)", sum(map(len, batches)), len(batches),
+             len(items) - sum(map(len, batches)))
+    progress_id = create_progress_artifact(progress=0.0, key="curation-progress", description="batches curated")
+    futures = [curate_batch.submit(batch, out, cfg, index) for index, batch in enumerate(batches)]
+    for done, future in enumerate(as_completed(futures), start=1):
+        future.result()  # a batch that failed all its retries fails the run (its videos stay pending)
+        update_progress_artifact(progress_id, progress=100.0 * done / len(futures))
+    if not futures:
+        update_progress_artifact(progress_id, progress=100.0)
+    summary = finalize_manifests(out, cfg)
+    _publish_summary(summary, out)
+    log.info("%d/%d windows passed; manifests in %s", summary["windows_passed"], summary["windows"], out)
+    return summary
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m flows.curate", description=curate_vggsound.__doc__.split("\n")[0])
+    source = parser.add_argument_group("sources (one of --csv / --videos)")
+    source.add_argument("--csv", help="vggsound.csv or a VGGSound split file (<ytid>_<start>.mp4,label)")
+    source.add_argument("--url-template", help="mirror URL, e.g. 'https://host/{ytid}.mp4' (default: YouTube)")
+    source.add_argument("--videos", help="local folder; subfolder names are the labels")
+    source.add_argument("--classes", help="file with one label per line to keep (VGGSS, AVSync15, ...)")
+    source.add_argument("--limit", type=int, help="curate at most N source videos")
+    parser.add_argument("--out", default="data/runs/curated", help="output folder for manifests (default: %(default)s)")
+    parser.add_argument("--config", help="YAML config overriding the defaults (see configs/curation.yaml)")
+    parser.add_argument("--batch-size", type=int, help="videos per Prefect task")
+    return parser
+
+
+def print_summary(summary: dict, out: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Pass rates per class")
+    for column in ("label", "videos", "videos_ok", "windows", "windows_passed", "window_pass_rate", "clips"):
+        table.add_column(column)
+    for row in summary["per_class"]:
+        table.add_row(*(str(row[c]) for c in ("label", "videos", "videos_ok", "windows", "windows_passed",
+                                                "window_pass_rate", "clips")))
+    console = Console()
+    console.print(table)
+    console.print(
+        f"videos: {summary['videos_ok']}/{summary['videos']} ok, failed by reason {summary['videos_failed_by_reason']}\n"
+        f"windows: {summary['windows_passed']}/{summary['windows']} passed ({100 * summary['window_pass_rate']:.1f} %), "
+        f"filtered by reason {summary['windows_failed_by_reason']}\n"
+        f"clips: {summary['clips']} ({summary['clip_seconds']} s); AVSync-AC: {summary['avsync_ac_clips']} clips in "
+        f"{summary['avsync_ac_classes']} classes\nmanifests: {Path(out).resolve()}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if bool(args.csv) == bool(args.videos):
+        build_parser().error("give exactly one of --csv or --videos")
+    summary = curate_vggsound(csv=args.csv, url_template=args.url_template, videos=args.videos, out=args.out,
+                              config=args.config, classes=args.classes, limit=args.limit, batch_size=args.batch_size)
+    print_summary(summary, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
