@@ -7,6 +7,7 @@ defaults below (unknown keys are an error, so typos do not pass silently).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -92,6 +93,9 @@ class CurationConfig(_Strict):
     scenes: SceneConfig = SceneConfig()
     windows: WindowConfig = WindowConfig()
     metrics: list[str] = Field(default_factory=lambda: ["pixel", "amplitude"])
+    metric_options: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="keyword options per metric, e.g. {psync: {checkpoint: ...}}"
+    )
     filters: list[FilterRule] = Field(default_factory=_default_filters)
     download: DownloadConfig = DownloadConfig()
     batch_size: int = Field(8, ge=1, description="videos per Prefect task")

@@ -21,7 +21,7 @@ from curation import manifest
 from curation.config import CurationConfig
 from curation.filters import apply_filters
 from curation.media import MediaError, decode, probe
-from curation.metrics import compute_metrics
+from curation.metrics import VideoWindows, compute_metrics
 from curation.scenes import SceneCutter
 from curation.sources import SourceItem
 from curation.windows import scene_windows
@@ -57,28 +57,35 @@ def failed_result(item: SourceItem, reason: str, detail: str = "", path: str | N
     return VideoResult(row, [])
 
 
-def analyze_video(item: SourceItem, path: str, config: CurationConfig) -> VideoResult:
-    """Probe, decode once, cut scenes, window and score one local video file.
+@dataclass
+class _Decoded:
+    """A video that decoded fine and waits for its metrics."""
 
-    Any problem with the file becomes a failed result with a reason; nothing is raised for
-    bad input.
-    """
+    item: SourceItem
+    path: str
+    video_row: dict
+    windows: list
+    media: object
+
+
+def _decode_for_analysis(item: SourceItem, path: str, config: CurationConfig) -> _Decoded | VideoResult:
+    """Probe, decode once (scene detection rides along), and window one video."""
     try:
         info = probe(path, config.media)
         cutter = SceneCutter(info.fps, config.scenes)
         media = decode(path, config.media, info=info, frame_sink=cutter)
         scenes = cutter.scenes(media.duration_s)
         windows = scene_windows(scenes, config.windows)
-        scores = compute_metrics(config.metrics, media, windows)
     except MediaError as exc:
         return failed_result(item, exc.reason, exc.detail, path)
     except (MemoryError, KeyboardInterrupt):
         raise
     except Exception as exc:  # a bug or an unforeseen file quirk: one failed row, not a dead run
-        log.exception("analysis of %s failed", item.video_id)
+        log.exception("decoding %s failed", item.video_id)
         return failed_result(item, "analysis_error", f"{type(exc).__name__}: {exc}", path)
     video_row = _base_row(item, path) | {
         "status": "ok",
+        "retryable": False,
         "size_bytes": info.size_bytes,
         "duration_s": info.duration_s,
         "fps": info.fps,
@@ -91,19 +98,81 @@ def analyze_video(item: SourceItem, path: str, config: CurationConfig) -> VideoR
         "n_scenes": len(scenes),
         "n_windows": len(windows),
     }
-    window_rows = [
+    return _Decoded(item, path, video_row, windows, media)
+
+
+def _window_rows(video: _Decoded, scores: dict) -> list[dict]:
+    return [
         {
-            "video_id": item.video_id,
+            "video_id": video.item.video_id,
             "window_index": w.index,
             "scene_index": w.scene_index,
             "start_s": w.start_s,
             "end_s": w.end_s,
-            "label": item.label,
+            "label": video.item.label,
         }
         | {column: float(values[i]) for column, values in scores.items()}
-        for i, w in enumerate(windows)
+        for i, w in enumerate(video.windows)
     ]
-    return VideoResult(video_row, window_rows)
+
+
+def _score(group: list[_Decoded], config: CurationConfig) -> list[VideoResult]:
+    """Metrics for a group of decoded videos in one call (neural metrics batch across them).
+    If the group call fails, videos are scored one by one so only the culprit fails."""
+    def inputs(videos: list[_Decoded]) -> list[VideoWindows]:
+        return [VideoWindows(v.media, v.windows, v.item.label) for v in videos]
+
+    try:
+        scores = compute_metrics(config.metrics, inputs(group), config.metric_options)
+        return [VideoResult(v.video_row, _window_rows(v, s)) for v, s in zip(group, scores)]
+    except (MemoryError, KeyboardInterrupt):
+        raise
+    except Exception:
+        if len(group) == 1:
+            raise
+    results = []
+    for video in group:
+        try:
+            results.append(_score([video], config)[0])
+        except (MemoryError, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            log.exception("scoring %s failed", video.item.video_id)
+            results.append(failed_result(video.item, "analysis_error", f"{type(exc).__name__}: {exc}", video.path))
+    return results
+
+
+def analyze_videos(items_and_paths: Sequence[tuple[SourceItem, str]], config: CurationConfig,
+                   memory_budget_mb: float = 1024.0) -> list[VideoResult]:
+    """Analyse local video files: decode each once, then score windows in groups whose decoded
+    frames fit in `memory_budget_mb`. Bad input becomes a failed result; nothing is raised."""
+    results: dict[str, VideoResult] = {}
+    group: list[_Decoded] = []
+    group_bytes = 0
+
+    def flush() -> None:
+        nonlocal group, group_bytes
+        for video, result in zip(group, _score(group, config)):
+            results[video.item.video_id] = result
+        group, group_bytes = [], 0
+
+    for item, path in items_and_paths:
+        decoded = _decode_for_analysis(item, path, config)
+        if isinstance(decoded, VideoResult):
+            results[item.video_id] = decoded
+            continue
+        group.append(decoded)
+        group_bytes += decoded.media.frames.nbytes + decoded.media.audio.nbytes
+        if group_bytes > memory_budget_mb * 1e6:
+            flush()
+    if group:
+        flush()
+    return [results[item.video_id] for item, _ in items_and_paths]
+
+
+def analyze_video(item: SourceItem, path: str, config: CurationConfig) -> VideoResult:
+    """Probe, decode once, cut scenes, window and score one local video file."""
+    return analyze_videos([(item, path)], config)[0]
 
 
 def batch_key(items: Sequence[SourceItem]) -> str:
@@ -132,10 +201,9 @@ def process_batch(items: Sequence[SourceItem], out_dir: str | Path, config: Cura
     """Download (if needed), analyse and commit one batch of videos to the ledger."""
     out_dir = Path(out_dir)
     sources = fetch_batch(items, out_dir, config)
-    results = []
-    for item in items:
-        source = sources[item.video_id]
-        results.append(source if isinstance(source, VideoResult) else analyze_video(item, source, config))
+    local = [(item, sources[item.video_id]) for item in items if not isinstance(sources[item.video_id], VideoResult)]
+    analysed = {item.video_id: result for (item, _), result in zip(local, analyze_videos(local, config))}
+    results = [analysed.get(item.video_id) or sources[item.video_id] for item in items]
     key = batch_key(items)
     manifest.write_batch(out_dir, key, [r.video_row for r in results], [w for r in results for w in r.window_rows])
     return BatchReport(key, len(results), sum(r.ok for r in results), sum(len(r.window_rows) for r in results))

@@ -1,43 +1,73 @@
 """Per-window scores, one module per metric, looked up by name.
 
-A metric is a function `(media, windows) -> {column: values}` that returns one value per window
-for each column it declares. It receives the whole decoded video and all its windows at once so
-it can share work across overlapping windows (pixel differences) or batch them (neural models).
+A metric scores the windows of a batch of decoded videos. Its function receives a list of
+`VideoWindows` (one decoded video with its windows) plus the metric's options from the config
+(`metric_options: {name: {...}}`), and returns, per video, `{column: values}` with one value per
+window for each column it declares. Getting the whole batch lets a metric share work across
+overlapping windows (pixel differences) or batch windows across videos (neural models, which
+keep their loaded weights in a per-process cache).
 
-The metric named `x` lives in `curation/metrics/x.py` and registers itself with `@register`;
-`get_metric("x")` imports that module on first use, so adding a metric is one new file plus
-its name in the config's `metrics:` list.
+The metric named `x` lives in `curation/metrics/x.py` and registers itself with `@register`
+(function of one video) or `@register_batched` (function of the list); `get_metric("x")`
+imports that module on first use, so adding a metric is one new file plus its name in the
+config's `metrics:` list.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from curation.media import DecodedMedia
 from curation.windows import Window
 
-MetricFn = Callable[[DecodedMedia, Sequence[Window]], dict[str, np.ndarray]]
+Scores = dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class VideoWindows:
+    """A decoded video, its windows and its label (text-aware metrics need the label)."""
+
+    media: DecodedMedia
+    windows: Sequence[Window]
+    label: str = ""
+
+
+BatchedMetricFn = Callable[..., list[Scores]]
 
 
 @dataclass(frozen=True)
 class Metric:
     name: str
     columns: tuple[str, ...]
-    fn: MetricFn
+    fn: BatchedMetricFn  # (videos: Sequence[VideoWindows], **options) -> one Scores per video
 
 
 _REGISTRY: dict[str, Metric] = {}
 
 
-def register(name: str, columns: Sequence[str]) -> Callable[[MetricFn], MetricFn]:
-    """Decorator: make `fn` the metric `name`, producing `columns`."""
+def register_batched(name: str, columns: Sequence[str]) -> Callable[[BatchedMetricFn], BatchedMetricFn]:
+    """Decorator: make `fn(videos, **options) -> list[Scores]` the metric `name`."""
 
-    def decorate(fn: MetricFn) -> MetricFn:
+    def decorate(fn: BatchedMetricFn) -> BatchedMetricFn:
         _REGISTRY[name] = Metric(name, tuple(columns), fn)
+        return fn
+
+    return decorate
+
+
+def register(name: str, columns: Sequence[str]) -> Callable[[Callable[..., Scores]], Callable[..., Scores]]:
+    """Decorator: make `fn(media, windows, **options) -> Scores` (one video) the metric `name`."""
+
+    def decorate(fn: Callable[..., Scores]) -> Callable[..., Scores]:
+        def over_batch(videos: Sequence[VideoWindows], **options: Any) -> list[Scores]:
+            return [fn(video.media, video.windows, **options) for video in videos]
+
+        _REGISTRY[name] = Metric(name, tuple(columns), over_batch)
         return fn
 
     return decorate
@@ -58,15 +88,26 @@ def get_metric(name: str) -> Metric:
     return _REGISTRY[name]
 
 
-def compute_metrics(names: Sequence[str], media: DecodedMedia, windows: Sequence[Window]) -> dict[str, np.ndarray]:
-    """All columns of the named metrics, each an array with one value per window."""
-    columns: dict[str, np.ndarray] = {}
+def compute_metrics(
+    names: Sequence[str],
+    videos: Sequence[VideoWindows],
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+) -> list[Scores]:
+    """All columns of the named metrics for each video: arrays with one value per window."""
+    options = options or {}
+    results: list[Scores] = [{} for _ in videos]
+    if not videos:
+        return results
     for name in names:
         metric = get_metric(name)
-        values = metric.fn(media, windows)
-        for column in metric.columns:
-            array = np.asarray(values[column], dtype=np.float64)
-            if array.shape != (len(windows),):
-                raise ValueError(f"metric {name!r} column {column!r}: shape {array.shape}, expected ({len(windows)},)")
-            columns[column] = array
-    return columns
+        per_video = metric.fn(videos, **dict(options.get(name, {})))
+        if len(per_video) != len(videos):
+            raise ValueError(f"metric {name!r} returned {len(per_video)} results for {len(videos)} videos")
+        for video, scores, out in zip(videos, per_video, results):
+            for column in metric.columns:
+                array = np.asarray(scores[column], dtype=np.float64)
+                if array.shape != (len(video.windows),):
+                    raise ValueError(f"metric {name!r} column {column!r}: shape {array.shape}, "
+                                     f"expected ({len(video.windows)},)")
+                out[column] = array
+    return results

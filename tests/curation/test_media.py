@@ -1,0 +1,81 @@
+import numpy as np
+import pytest
+
+from curation.config import MediaConfig
+from curation.media import MediaError, decode, probe
+
+
+def test_probe_reads_display_geometry_of_a_rotated_video(media_dir):
+    info = probe(media_dir / "issue-134-rotate.mp4")
+    # Stored 1280x544 with a -90 degree display matrix: shown in portrait.
+    assert (info.width, info.height) == (544, 1280)
+    assert info.rotation == -90
+    assert info.has_audio and info.audio_sample_rate == 44100
+    assert info.duration_s == pytest.approx(10.01, abs=0.02)
+
+
+def test_decode_samples_frames_at_the_analysis_rate_and_audio_on_the_same_timeline(media_dir):
+    config = MediaConfig(fps=8, short_side=96)
+    # 604x340, 90 frames at 15 fps (6.0 s of video), MP3 stereo: the timeline is the video's.
+    media = decode(media_dir / "hitting_metal.mp4", config)
+    assert media.frames.dtype == np.uint8
+    assert media.frames.shape == (48, 96, 170, 3)
+    assert media.sample_rate == 16000 and media.audio.dtype == np.float32
+    assert len(media.audio) == 6 * 16000
+    assert np.abs(media.audio).max() <= 1.0 and np.abs(media.audio).max() > 0.05
+
+
+def test_decode_of_an_excerpt_matches_the_full_decode(media_dir):
+    config = MediaConfig(fps=8, short_side=96)
+    full = decode(media_dir / "hitting_metal.mp4", config)
+    part = decode(media_dir / "hitting_metal.mp4", config, start_s=2.0, end_s=4.0)
+    assert len(part.frames) == 16 and len(part.audio) == 32000
+    # Same frames as the full decode's 2..4 s (decoder output is deterministic).
+    assert np.abs(part.frames.astype(int) - full.frames[16:32]).mean() < 1.0
+    np.testing.assert_allclose(part.audio[1000:-1000], full.audio[33000:63000], atol=1e-3)
+
+
+def test_rotation_is_applied_to_frames(media_dir):
+    media = decode(media_dir / "issue-134-rotate.mp4", MediaConfig(fps=2, short_side=64))
+    assert media.frames.shape[1:] == (150, 64, 3)  # portrait
+
+
+def test_delayed_stream_start_is_time_zero(media_dir):
+    # Stream starts at 1.075 s in the container; the first frame is still frame 0 at t=0.
+    media = decode(media_dir / "delayed_start.mp4", MediaConfig(fps=25, short_side=64, require_audio=False))
+    assert len(media.frames) == pytest.approx(24, abs=1)
+
+
+@pytest.mark.parametrize(
+    "make, reason",
+    [
+        (lambda p: p.write_bytes(b""), "empty_file"),
+        (lambda p: p.write_text("this is not a video\n" * 50), "not_a_video"),
+        (None, "missing_file"),
+    ],
+)
+def test_bad_files_raise_media_errors_with_a_reason(tmp_path, make, reason):
+    path = tmp_path / "bad.mp4"
+    if make:
+        make(path)
+    with pytest.raises(MediaError) as info:
+        probe(path)
+    assert info.value.reason == reason
+
+
+def test_video_without_audio_is_rejected_when_audio_is_required(media_dir):
+    with pytest.raises(MediaError) as info:
+        probe(media_dir / "delayed_start.mp4")
+    assert info.value.reason == "no_audio"
+
+
+def test_limits_reject_oversized_and_overlong_inputs(media_dir):
+    with pytest.raises(MediaError) as info:
+        probe(media_dir / "hitting_metal.mp4", MediaConfig(max_file_mb=0.1))
+    assert info.value.reason == "too_large"
+    with pytest.raises(MediaError) as info:
+        probe(media_dir / "hitting_metal.mp4", MediaConfig(max_duration_s=5))
+    assert info.value.reason == "too_long"
+    with pytest.raises(MediaError) as info:
+        probe(media_dir / "hitting_metal.mp4", MediaConfig(max_pixels=320 * 240))
+    assert info.value.reason == "too_large"

@@ -1,0 +1,90 @@
+"""The documented server workflow, for real: server → pool → deploy → worker → deployment run."""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+PREFECT = str(Path(sys.executable).parent / "prefect")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_healthy(url: str, process: subprocess.Popen, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"prefect server exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"{url} not healthy after {timeout_s} s")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@pytest.mark.slow
+def test_deployment_run_curates_on_a_local_server_and_process_worker(tmp_path, media_dir):
+    port = _free_port()
+    env = dict(os.environ, PREFECT_HOME=str(tmp_path / "home"), PREFECT_API_URL=f"http://127.0.0.1:{port}/api",
+               PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_CLI_PROMPT="false")
+    videos = tmp_path / "videos"
+    (videos / "hitting").mkdir(parents=True)
+    shutil.copy(media_dir / "hitting_metal.mp4", videos / "hitting" / "metal.mp4")
+    (videos / "hitting" / "broken.mp4").write_bytes(b"not a video")
+    out = tmp_path / "out"
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    started: list[subprocess.Popen] = []
+
+    def start(name: str, *args: str) -> subprocess.Popen:
+        process = subprocess.Popen([PREFECT, *args], cwd=REPO, env=env, start_new_session=True,
+                                   stdout=open(logs / f"{name}.log", "w"), stderr=subprocess.STDOUT)
+        started.append(process)
+        return process
+
+    def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        return subprocess.run([PREFECT, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+
+    try:
+        server = start("server", "server", "start", "--host", "127.0.0.1", "--port", str(port))
+        _wait_healthy(f"http://127.0.0.1:{port}/api/health", server, timeout_s=120)
+        assert run("work-pool", "create", "asva-local", "--type", "process", "--overwrite").returncode == 0
+        deployed = run("--no-prompt", "deploy", "--all")
+        assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+        start("worker", "worker", "start", "--pool", "asva-local")
+        result = run("deployment", "run", "curate-vggsound/curate-vggsound", "--param", f"videos={videos}",
+                     "--param", f"out={out}", "--watch", "--watch-timeout", "400", timeout=450)
+        assert result.returncode == 0, result.stdout + result.stderr + (logs / "worker.log").read_text()[-3000:]
+    finally:
+        for process in reversed(started):
+            _stop(process)
+
+    videos_table = pd.read_parquet(out / "videos.parquet")
+    assert sorted(videos_table.status) == ["failed", "ok"]
+    assert videos_table.set_index("status").loc["failed", "reason"] == "not_a_video"
+    assert len(pd.read_parquet(out / "windows.parquet")) > 0
