@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import math
 import os
+import queue
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -205,6 +207,12 @@ def decode(
     audio_chunks: list[np.ndarray] = []
     audio_start: float | None = None
     resampler = av.AudioResampler(format="flt", layout="mono", rate=config.sample_rate)
+
+    def to_sink_image(frame: av.VideoFrame) -> np.ndarray:
+        small = _to_array(frame, sink_size[0], sink_size[1], "bgr", cv2.INTER_LINEAR)
+        return np.ascontiguousarray(np.rot90(small, k=info.rotation // 90)) if info.rotation % 360 else small
+
+    sink = _SinkThread(frame_sink, to_sink_image) if frame_sink is not None else None
     try:
         with _open(Path(path)) as container:
             origin = (container.start_time or 0) / av.time_base
@@ -227,11 +235,8 @@ def decode(
                                 audio_start = chunk.time - origin if chunk.time is not None else t
                             audio_chunks.append(chunk.to_ndarray()[0])
                         continue
-                    if frame_sink is not None and start_s - half_frame <= t < end_s - half_frame:
-                        small = _to_array(frame, sink_size[0], sink_size[1], "bgr", cv2.INTER_LINEAR)
-                        if info.rotation % 360:
-                            small = np.ascontiguousarray(np.rot90(small, k=info.rotation // 90))
-                        frame_sink(t - start_s, small)
+                    if sink is not None and start_s - half_frame <= t < end_s - half_frame:
+                        sink.put(t - start_s, frame)
                     if len(frames) >= n_targets:
                         continue
                     target = start_s + len(frames) / config.fps
@@ -248,6 +253,9 @@ def decode(
                 audio_chunks.append(chunk.to_ndarray()[0])
     except av.FFmpegError as exc:
         raise MediaError("decode_error", str(exc)) from exc
+    finally:
+        if sink is not None:
+            sink.close()
     if not frames:
         raise MediaError("no_frames", "no decodable video frame in range")
     waveform = _place_audio(audio_chunks, audio_start, start_s, end_s, config.sample_rate)
@@ -259,6 +267,40 @@ def decode(
 
 
 _YUV420 = ("yuv420p", "yuvj420p")
+
+
+class _SinkThread:
+    """Feeds the frame sink from a second thread while the main thread keeps decoding.
+
+    The sink's work (downscaling, PySceneDetect's OpenCV calls) mostly releases the GIL, so on
+    two or more cores it overlaps with decoding instead of adding to it. Frames are handed over
+    in decode order through a bounded queue; an error in the sink is re-raised by `close`.
+    """
+
+    def __init__(self, sink: FrameSink, convert: Callable[[av.VideoFrame], np.ndarray], depth: int = 32):
+        self._sink, self._convert = sink, convert
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="frame-sink", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._sink(item[0], self._convert(item[1]))
+                except BaseException as exc:  # handed to the decoding thread in close()
+                    self._error = exc
+
+    def put(self, time_s: float, frame: av.VideoFrame) -> None:
+        if self._error is None:
+            self._queue.put((time_s, frame))
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
 
 
 def _to_array(frame: av.VideoFrame, width: int, height: int, order: str, interpolation: int) -> np.ndarray:
