@@ -71,7 +71,7 @@ def _default_filters() -> list[FilterRule]:
     # Paper §3.1 gives no numbers; these absolute defaults suit mean |Δpixel| on a 0..255 scale
     # and peak amplitude on a -1..1 scale, and are meant to be tuned per dataset.
     return [
-        FilterRule(metric="pixel_diff_mean", min=1.0, max=40.0, low_reason="too_static", high_reason="too_much_motion"),
+        FilterRule(metric="pixel_diff_mean", min=0.5, max=40.0, low_reason="too_static", high_reason="too_much_motion"),
         FilterRule(metric="audio_max_amplitude", min=0.02, low_reason="too_quiet"),
     ]
 

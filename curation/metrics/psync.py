@@ -1,0 +1,57 @@
+"""PSync per window (paper §3.1, Eq. 1): how sure the sync classifier is that the window's audio
+belongs with its own video rather than a temporally shifted one. Low = not synchronized.
+
+Config (`metric_options: {psync: {...}}`):
+    checkpoint:   folder of a trained sync classifier (config.json + model.safetensors), required
+    device:       "cpu" (default) or e.g. "cuda"
+    shift_s:      gap between candidate video clips, seconds (default 0.2, as in training)
+    max_offset_s: largest candidate shift, seconds (default 2.0 → up to 21 candidates)
+    batch_size:   clips per encoder forward pass (default 64)
+
+Columns: `psync` (0..1), `sync_score` (φ of the synchronized pair), `sync_offset_s` (shift of
+the best-scoring candidate; 0 = the classifier finds the window synchronized). Windows too
+short for a 2 s clip get NaN. The model is loaded once per process and (checkpoint, device).
+Analysis frames at ≥ 12 fps (`media.fps`) resolve the candidate shifts best.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from curation.metrics import VideoWindows, register_batched
+
+_MODELS: dict[tuple[str, str], Any] = {}
+
+
+def load_sync_model(checkpoint: str | None, device: str = "cpu") -> Any:
+    """The sync classifier at `checkpoint`, cached per process."""
+    if not checkpoint:
+        raise ValueError("metric 'psync' needs metric_options.psync.checkpoint: the folder of a trained sync "
+                         "classifier (e.g. the `final/` folder written by `python -m sync_classifier.train`)")
+    key = (str(Path(checkpoint).resolve()), device)
+    if key not in _MODELS:
+        if not Path(checkpoint).is_dir():
+            raise FileNotFoundError(f"metric 'psync': sync classifier checkpoint {checkpoint} does not exist "
+                                    "(train one with `python -m sync_classifier.train --out DIR`, then use DIR/final)")
+        from sync_classifier.model import SyncClassifier  # torch only when the metric is used
+
+        _MODELS[key] = SyncClassifier.from_pretrained(checkpoint, device=device)
+    return _MODELS[key]
+
+
+@register_batched("psync", columns=("psync", "sync_score", "sync_offset_s"))
+def psync_metric(videos: Sequence[VideoWindows], checkpoint: str | None = None, device: str = "cpu",
+                 shift_s: float = 0.2, max_offset_s: float = 2.0, batch_size: int = 64) -> list[dict[str, np.ndarray]]:
+    """PSync of every window of every video (clips encoded once per video, shared by windows)."""
+    from sync_classifier.sync_metrics import window_psync
+
+    model = load_sync_model(checkpoint, device)
+    return [
+        window_psync(model, video.media, [(w.start_s, w.end_s) for w in video.windows], shift_s=shift_s,
+                     max_offset_s=max_offset_s, batch_size=batch_size)
+        for video in videos
+    ]

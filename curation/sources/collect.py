@@ -1,0 +1,41 @@
+"""One entry point for the flow: the source items of a run, from a CSV or a local folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from curation.sources.item import SourceItem
+
+
+def collect_items(
+    csv: str | Path | None = None,
+    url_template: str | None = None,
+    videos: str | Path | None = None,
+    classes: str | Path | None = None,
+    limit: int | None = None,
+) -> list[SourceItem]:
+    """Items of a run, in a stable order.
+
+    csv:          vggsound.csv (`ytid,start,label,split`) or a split file (`<ytid>_<start>.mp4,label`);
+                  items are downloaded (from YouTube, or `url_template` for a mirror).
+    videos:       a local folder whose subfolder names are the labels.
+    classes:      a file with one label per line; only those classes are kept.
+    limit:        keep the first `limit` items after class selection.
+    """
+    if (csv is None) == (videos is None):
+        raise ValueError("give exactly one of csv (VGGSound-style list) or videos (local folder)")
+    if url_template is not None and csv is None:
+        raise ValueError("url_template applies to csv sources only")
+    if videos is not None:
+        from curation.sources.local import scan_video_folder
+
+        items = scan_video_folder(videos)
+    else:
+        from curation.sources.vggsound import read_vggsound_csv, with_urls
+
+        items = with_urls(read_vggsound_csv(csv), url_template)
+    if classes is not None:
+        from curation.sources.vggsound import read_class_list, select_classes
+
+        items = select_classes(items, read_class_list(classes))
+    return items[:limit] if limit is not None else items
