@@ -28,7 +28,8 @@ from curation.media import decode, probe
 from curation.scenes import SceneCutter
 
 DEFAULT_FILES = [REPO / "tests/fixtures/media/goldeneye-vfr-drop3.mp4", REPO / "tests/fixtures/media/issue-134-rotate.mp4",
-                 REPO / "tests/fixtures/media/hitting_metal.mp4"]
+                 REPO / "tests/fixtures/media/hitting_metal.mp4",
+                 *sorted((REPO / "data/demo/videos").glob("*/*_[123].mp4"))]  # demo clips with cuts
 SCENEDETECT = str(Path(sys.executable).parent / "scenedetect")
 
 
@@ -47,15 +48,15 @@ def cli_cuts(path: Path, min_scene_len_s: float) -> tuple[list[float], float]:
     return cuts, elapsed
 
 
-def measure(path: Path, repeats: int) -> dict:
+def measure(path: Path, repeats: int, frame_width: int) -> dict:
     media_config = MediaConfig(require_audio=False)
-    scenes_config = SceneConfig()
+    scenes_config = SceneConfig(frame_width=frame_width)
     info = probe(path, media_config)
     cutter_box: list[SceneCutter] = []
 
     def shared_decode_with_scenes() -> None:
         cutter = SceneCutter(info.fps, scenes_config)
-        decode(path, media_config, info=info, frame_sink=cutter)
+        decode(path, media_config, info=info, frame_sink=cutter, sink_width=scenes_config.frame_width)
         cutter_box[:] = [cutter]
 
     with_sink = median_time(shared_decode_with_scenes, repeats)
@@ -76,11 +77,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("files", nargs="*", type=Path)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--frame-width", type=int, default=SceneConfig().frame_width,
+                        help="width of the frames our detector sees (scenes.frame_width)")
     args = parser.parse_args()
     if shutil.which(SCENEDETECT) is None:
         sys.exit(f"scenedetect CLI not found at {SCENEDETECT}")
     files = args.files or DEFAULT_FILES
-    rows = [measure(path, args.repeats) for path in files]
+    rows = [measure(path, args.repeats, args.frame_width) for path in files]
     total_ours = sum(r["ours_s"] for r in rows)
     total_cli = sum(r["cli_s"] for r in rows)
     total_lib = sum(r["library_s"] for r in rows)
@@ -93,7 +96,8 @@ def main() -> None:
                      f"{r['library_s']:.3f} | {r['library_s'] / r['ours_s']:.1f}× | {r['our_cuts']} | {r['cli_cuts']} | {'yes' if r['same_cuts'] else 'NO'} |")
     lines.append(f"| **all** | {total_ours:.3f} | | {total_cli:.3f} | **{total_cli / total_ours:.1f}×** | {total_lib:.3f} | **{total_lib / total_ours:.1f}×** | | | "
                  f"{'yes' if all(r['same_cuts'] for r in rows) else 'NO'} |")
-    write_result("scene_detection", f"Machine: {machine()}\n\n" + "\n".join(lines) + "\n")
+    write_result(f"scene_detection_w{args.frame_width}", f"Machine: {machine()}\n\nOur detector's frame width: "
+                 f"{args.frame_width} px\n\n" + "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -34,6 +34,9 @@ class SceneConfig(_Strict):
 
     threshold: float = 27.0
     min_scene_len_s: float = Field(0.5, ge=0)
+    frame_width: int = Field(
+        256, ge=32, description="width of the frames the detector sees; 256 is what the scenedetect CLI "
+        "downscales to, smaller is faster on low-resolution sources at some risk of differing cuts")
 
 
 class WindowConfig(_Strict):

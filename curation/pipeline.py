@@ -73,7 +73,7 @@ def _decode_for_analysis(item: SourceItem, path: str, config: CurationConfig) ->
     try:
         info = probe(path, config.media)
         cutter = SceneCutter(info.fps, config.scenes)
-        media = decode(path, config.media, info=info, frame_sink=cutter)
+        media = decode(path, config.media, info=info, frame_sink=cutter, sink_width=config.scenes.frame_width)
         scenes = cutter.scenes(media.duration_s)
         windows = scene_windows(scenes, config.windows)
     except MediaError as exc:
