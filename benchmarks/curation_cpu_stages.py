@@ -33,8 +33,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--videos", type=Path, default=Path("data/demo/videos"))
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--scene-frame-width", type=int, help="override scenes.frame_width")
     args = parser.parse_args()
     config = CurationConfig()
+    if args.scene_frame_width:
+        config.scenes.frame_width = args.scene_frame_width
     paths = sorted(p for p in args.videos.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES)
     rows = []
     for path in paths:
@@ -54,7 +57,9 @@ def main() -> None:
     lines += [f"| {name} | {p:.3f} | {f:.3f} | {f / p:.2f} |" for name, p, f in rows]
     total_plain, total_full = sum(r[1] for r in rows), sum(r[2] for r in rows)
     lines.append(f"| **all {len(rows)} videos** | {total_plain:.3f} | {total_full:.3f} | **{total_full / total_plain:.2f}** |")
-    write_result("curation_cpu_stages", f"Machine: {machine()}\n\n" + "\n".join(lines) + "\n")
+    write_result(f"curation_cpu_stages_w{config.scenes.frame_width}",
+                 f"Machine: {machine()}\n\nScene detector frame width: {config.scenes.frame_width} px\n\n"
+                 + "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":
