@@ -45,6 +45,7 @@ class BatchReport:
     n_videos: int
     n_ok: int
     n_windows: int
+    n_retryable: int = 0  # failures a retry may fix (network timeouts, 5xx)
 
 
 def _base_row(item: SourceItem, path: str | None) -> dict:
@@ -199,6 +200,8 @@ def fetch_batch(items: Sequence[SourceItem], out_dir: Path, config: CurationConf
 
 def process_batch(items: Sequence[SourceItem], out_dir: str | Path, config: CurationConfig) -> BatchReport:
     """Download (if needed), analyse and commit one batch of videos to the ledger."""
+    if not items:
+        return BatchReport("", 0, 0, 0)
     out_dir = Path(out_dir)
     sources = fetch_batch(items, out_dir, config)
     local = [(item, sources[item.video_id]) for item in items if not isinstance(sources[item.video_id], VideoResult)]
@@ -206,7 +209,8 @@ def process_batch(items: Sequence[SourceItem], out_dir: str | Path, config: Cura
     results = [analysed.get(item.video_id) or sources[item.video_id] for item in items]
     key = batch_key(items)
     manifest.write_batch(out_dir, key, [r.video_row for r in results], [w for r in results for w in r.window_rows])
-    return BatchReport(key, len(results), sum(r.ok for r in results), sum(len(r.window_rows) for r in results))
+    return BatchReport(key, len(results), sum(r.ok for r in results), sum(len(r.window_rows) for r in results),
+                       sum(bool(r.video_row.get("retryable")) for r in results))
 
 
 def pending_items(items: Iterable[SourceItem], out_dir: str | Path) -> list[SourceItem]:

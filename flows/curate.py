@@ -33,10 +33,19 @@ def list_sources(csv: str | None, url_template: str | None, videos: str | None, 
     return items
 
 
-@task(name="curate-batch", retries=2, retry_delay_seconds=10, task_run_name="batch-{index}")
+class TransientFailures(RuntimeError):
+    """Some videos of a batch failed for reasons a retry may fix; Prefect retries the task."""
+
+
+@task(name="curate-batch", retries=2, retry_delay_seconds=[10, 60], task_run_name="batch-{index}")
 def curate_batch(items: list[SourceItem], out: str, config: CurationConfig, index: int) -> pipeline.BatchReport:
-    report = pipeline.process_batch(items, out, config)
-    get_run_logger().info("batch %d: %d/%d videos ok, %d windows", index, report.n_ok, report.n_videos, report.n_windows)
+    # On a retry, only the videos without a final row yet are processed again.
+    todo = pipeline.pending_items(items, out)
+    report = pipeline.process_batch(todo, out, config)
+    get_run_logger().info("batch %d: %d/%d videos ok, %d windows, %d to retry", index, report.n_ok, report.n_videos,
+                          report.n_windows, report.n_retryable)
+    if report.n_retryable:
+        raise TransientFailures(f"{report.n_retryable} video(s) failed transiently; their rows stay retryable")
     return report
 
 
@@ -102,7 +111,10 @@ def curate_vggsound(
     progress_id = create_progress_artifact(progress=0.0, key="curation-progress", description="batches curated")
     futures = [curate_batch.submit(batch, out, cfg, index) for index, batch in enumerate(batches)]
     for done, future in enumerate(as_completed(futures), start=1):
-        future.result()  # a batch that failed all its retries fails the run (its videos stay pending)
+        if future.state.is_failed():
+            # Out of retries: its videos keep failed, retryable rows (or none, after a crash), so a
+            # rerun picks them up. The rest of the run goes on.
+            log.warning("batch %s failed after retries: %s", future.task_run_id, future.state.message)
         update_progress_artifact(progress_id, progress=100.0 * done / len(futures))
     if not futures:
         update_progress_artifact(progress_id, progress=100.0)

@@ -1,6 +1,12 @@
-"""Shared fixtures: paths to the real media shipped in tests/fixtures (origins in its README)."""
+"""Shared fixtures: the real media shipped in tests/fixtures (origins in its README) and a
+real HTTP file server on 127.0.0.1 (with byte ranges, as mirrors and ffmpeg expect)."""
 
+import http.server
 import os
+import re
+import shutil
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -20,3 +26,67 @@ def fixtures_dir() -> Path:
 @pytest.fixture(scope="session")
 def media_dir() -> Path:
     return FIXTURES / "media"
+
+
+class _RangeHandler(http.server.SimpleHTTPRequestHandler):
+    """Static files with `Range: bytes=a-b` support; /status/NNN answers NNN; /stall/ hangs."""
+
+    requests: list[str]
+
+    def log_message(self, *args):  # keep test output clean
+        pass
+
+    def do_GET(self):
+        self.requests.append(self.path)
+        status = re.fullmatch(r"/status/(\d{3})/.*", self.path)
+        if status:
+            self.send_error(int(status.group(1)))
+            return
+        if self.path.startswith("/stall/"):
+            time.sleep(30)
+            self.send_error(504)
+            return
+        path = Path(self.translate_path(self.path))
+        if not path.is_file():
+            self.send_error(404)
+            return
+        data = path.read_bytes()
+        match = re.fullmatch(r"bytes=(\d*)-(\d*)", self.headers.get("Range", ""))
+        if match and (match.group(1) or match.group(2)):
+            start = int(match.group(1) or 0)
+            end = min(int(match.group(2)) if match.group(2) else len(data) - 1, len(data) - 1)
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{end}/{len(data)}")
+            body = data[start : end + 1]
+        else:
+            self.send_response(200)
+            body = data
+        self.send_header("Content-Type", "video/mp4")
+        self.send_header("Accept-Ranges", "bytes")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        try:
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+
+@pytest.fixture
+def mirror(tmp_path, media_dir):
+    """A loopback mirror serving hitting_metal.mp4 as /<ytid>.mp4 for a few ids."""
+    root = tmp_path / "mirror"
+    root.mkdir()
+    for ytid in ("clipA_1-x", "-dashStart", "clipB"):
+        shutil.copy(media_dir / "hitting_metal.mp4", root / f"{ytid}.mp4")
+    requests: list[str] = []
+    handler = type("Handler", (_RangeHandler,), {"requests": requests})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), lambda *a: handler(*a, directory=str(root)))
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", requests
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

@@ -63,3 +63,27 @@ def test_cli_help_lists_the_flow_parameters():
 def test_cli_rejects_missing_sources():
     result = subprocess.run([sys.executable, "-m", "flows.curate", "--out", "x"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "exactly one of --csv or --videos" in result.stderr
+
+
+@pytest.mark.slow
+def test_flow_downloads_from_a_csv_through_a_url_template(prefect_api, mirror, tmp_path):
+    from flows.curate import curate_vggsound
+
+    base, requests = mirror
+    csv = tmp_path / "vggsound.csv"
+    csv.write_text("clipA_1-x,0,hitting metal,train\nmissingVid,0,hitting metal,train\n"
+                   '"-bad id;",0,hitting metal,test\nclipB,2,hitting metal,test\n')
+    config = tmp_path / "config.yaml"
+    config.write_text("min_clips_per_class: 1\ndownload: {retries: 0, socket_timeout_s: 5, clip_s: 4.0}\n")
+    out = tmp_path / "out"
+    summary = curate_vggsound(csv=str(csv), url_template=base + "/{ytid}.mp4", out=str(out), config=str(config))
+    videos = pd.read_parquet(out / "videos.parquet").set_index("video_id")
+    assert videos.loc["clipA_1-x_000000", "status"] == "ok"
+    assert videos.loc["clipB_000002", "status"] == "ok"
+    assert videos.loc["clipB_000002", "duration_s"] == pytest.approx(4.0, abs=0.6)  # a 4 s section
+    assert videos.loc["missingVid_000000", "reason"] == "download_failed"
+    assert "404" in videos.loc["missingVid_000000", "detail"]
+    assert videos.loc["-bad id;_0", "reason"] == "unsafe_id"
+    assert summary["videos_ok"] == 2
+    assert (out / "media" / "download-archive.txt").read_text().count("generic") == 2
+    assert not any("bad" in r for r in requests)
