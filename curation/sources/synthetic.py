@@ -252,26 +252,27 @@ def render_clip(scenes: list[SceneSpec], fps: float = 25.0, size: tuple[int, int
 # --- encoding ---------------------------------------------------------------------------------
 
 
-def write_mp4(path: str | os.PathLike, frames: np.ndarray, fps: float, audio: np.ndarray | None = None,
+def write_mp4(path: str | os.PathLike, frames: np.ndarray | None, fps: float, audio: np.ndarray | None = None,
               sample_rate: int = 16000, crf: int = 20) -> Path:
     """Encode (F, H, W, 3) uint8 RGB frames as H.264 (yuv420p) and mono audio as AAC, with PyAV.
-    Frame width and height must be even (4:2:0)."""
+    Frame width and height must be even (4:2:0). Either stream may be None (to make bad inputs)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    rate = Fraction(fps).limit_denominator(1001)
     with av.open(str(path), "w") as container:
-        video = container.add_stream("libx264", rate=rate)
-        video.width, video.height = frames.shape[2], frames.shape[1]
-        video.pix_fmt = "yuv420p"
-        video.options = {"crf": str(crf), "preset": "veryfast"}
-        sound = None
+        video = sound = None
+        if frames is not None:
+            video = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
+            video.width, video.height = frames.shape[2], frames.shape[1]
+            video.pix_fmt = "yuv420p"
+            video.options = {"crf": str(crf), "preset": "veryfast"}
         if audio is not None:
             sound = container.add_stream("aac", rate=sample_rate, layout="mono")
-        for image in frames:
-            for packet in video.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")):
+        if video is not None:
+            for image in frames:
+                for packet in video.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")):
+                    container.mux(packet)
+            for packet in video.encode():
                 container.mux(packet)
-        for packet in video.encode():
-            container.mux(packet)
         if sound is not None:
             samples = np.ascontiguousarray(audio, dtype=np.float32)
             chunk = 1024
@@ -354,19 +355,7 @@ def write_bad_inputs(root: str | os.PathLike, seed: int = 0) -> dict[Path, str]:
     expected[root / "truncated.mp4"] = "not_a_video"
     write_mp4(root / "no_audio.mp4", frames, 25.0, None)
     expected[root / "no_audio.mp4"] = "no_audio"
-    _write_audio_only(root / "audio_only.mp4", audio, 16000)
+    write_mp4(root / "audio_only.mp4", None, 25.0, audio)
     expected[root / "audio_only.mp4"] = "no_video_stream"
     return expected
 
-
-def _write_audio_only(path: Path, audio: np.ndarray, sample_rate: int) -> None:
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("aac", rate=sample_rate, layout="mono")
-        for offset in range(0, len(audio), 1024):
-            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(audio[None, offset : offset + 1024], dtype=np.float32),
-                                               format="flt", layout="mono")
-            frame.sample_rate, frame.pts = sample_rate, offset
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
