@@ -125,11 +125,11 @@ def probe(path: str | os.PathLike, limits: MediaConfig | None = None) -> ProbeIn
             raise MediaError("no_video_stream", "audio-only or data file")
         video = container.streams.video[0]
         audio = container.streams.audio[0] if container.streams.audio else None
-        if limits.require_audio and audio is None:
-            raise MediaError("no_audio")
         duration = _duration_s(container, video)
         if not duration > 0:
             raise MediaError("zero_duration")
+        if limits.require_audio and audio is None:
+            raise MediaError("no_audio")
         if duration > limits.max_duration_s:
             raise MediaError("too_long", f"{duration:.1f} s > {limits.max_duration_s:.0f} s")
         rotation = _rotation(container)

@@ -357,5 +357,13 @@ def write_bad_inputs(root: str | os.PathLike, seed: int = 0) -> dict[Path, str]:
     expected[root / "no_audio.mp4"] = "no_audio"
     write_mp4(root / "audio_only.mp4", None, 25.0, audio)
     expected[root / "audio_only.mp4"] = "no_video_stream"
+    # One frame in a NUT container (named .mp4): the stream lasts 0 s.
+    with av.open(str(root / "zero_duration.mp4"), "w", format="nut") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
+        for packet in [*stream.encode(av.VideoFrame.from_ndarray(frames[0, :64, :64].copy(), format="rgb24")),
+                       *stream.encode()]:
+            container.mux(packet)
+    expected[root / "zero_duration.mp4"] = "zero_duration"
     return expected
 
