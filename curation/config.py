@@ -89,6 +89,7 @@ class DownloadConfig(_Strict):
     clip_s: float = Field(10.0, gt=0, description="length of a VGGSound segment")
     format: str = "bv*[height<=480]+ba/b[height<=480]/bv*+ba/b"
     rate_limit: str | None = Field(None, description="yt-dlp --limit-rate, e.g. '2M'")
+    workers: int = Field(1, ge=1, le=32, description="parallel yt-dlp processes within a batch")
 
 
 class CurationConfig(_Strict):

@@ -184,8 +184,8 @@ def decode(
     """Decode [start_s, end_s) of a file once: frames at `config.fps` / `config.short_side`,
     mono float32 audio at `config.sample_rate`, both starting at `start_s`.
 
-    A frame is kept for target time T when T falls within its display interval, so a 30 fps
-    source sampled at 8 fps keeps the frame on screen at each k / 8 s (sample and hold).
+    For each target time T = start_s + k / fps the source frame nearest to T is kept (the first
+    frame whose timestamp is past T - half a source frame).
     `frame_sink`, when given, also receives every source frame in [start_s, end_s), downscaled
     to `sink_width` pixels wide (display aspect kept), in BGR order.
     """
@@ -213,6 +213,7 @@ def decode(
         return np.ascontiguousarray(np.rot90(small, k=info.rotation // 90)) if info.rotation % 360 else small
 
     sink = _SinkThread(frame_sink, to_sink_image) if frame_sink is not None else None
+    last_video_t = -math.inf
     try:
         with _open(Path(path)) as container:
             origin = (container.start_time or 0) / av.time_base
@@ -229,6 +230,8 @@ def decode(
                     if frame.time is None:
                         continue
                     t = frame.time - origin
+                    if isinstance(frame, av.VideoFrame):
+                        last_video_t = max(last_video_t, t)
                     if isinstance(frame, av.AudioFrame):
                         for chunk in resampler.resample(frame):
                             if audio_start is None:
@@ -258,6 +261,10 @@ def decode(
             sink.close()
     if not frames:
         raise MediaError("no_frames", "no decodable video frame in range")
+    # A file cut between packets still has its full-length header: compare with what decoded.
+    covered = last_video_t + (1.0 / info.fps if info.fps > 0 else 0.0)
+    if covered < end_s - max(0.5, 0.05 * (end_s - start_s)):
+        raise MediaError("truncated", f"video ends at {covered:.2f} s, header says {end_s:.2f} s")
     waveform = _place_audio(audio_chunks, audio_start, start_s, end_s, config.sample_rate)
     if config.require_audio and not np.isfinite(waveform).all():
         raise MediaError("decode_error", "non-finite audio samples")

@@ -189,7 +189,8 @@ def fetch_batch(items: Sequence[SourceItem], out_dir: Path, config: CurationConf
     if remote:
         from curation.sources.download import download_items  # yt-dlp only when something is remote
 
-        for item, result in zip(remote, download_items(remote, out_dir / "media", config.download)):
+        for item, result in zip(remote, download_items(remote, out_dir / "media", config.download,
+                                                        workers=config.download.workers)):
             if result.ok:
                 resolved[item.video_id] = str(result.path)
             else:

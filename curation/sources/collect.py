@@ -16,8 +16,9 @@ def collect_items(
 ) -> list[SourceItem]:
     """Items of a run, in a stable order.
 
-    csv:          vggsound.csv (`ytid,start,label,split`) or a split file (`<ytid>_<start>.mp4,label`);
-                  items are downloaded (from YouTube, or `url_template` for a mirror).
+    csv:          vggsound.csv (`ytid,start,label,split`), a split file (`<ytid>_<start>.mp4,label`)
+                  or AVSync15's asva.csv; items are downloaded (from YouTube, or `url_template`
+                  for a mirror). Rows with unsafe ids are kept (they become `unsafe_id` rows).
     videos:       a local folder whose subfolder names are the labels.
     classes:      a file with one label per line; only those classes are kept.
     limit:        keep the first `limit` items after class selection.
@@ -31,9 +32,9 @@ def collect_items(
 
         items = scan_video_folder(videos)
     else:
-        from curation.sources.vggsound import read_vggsound_csv, with_urls
+        from curation.sources.vggsound import read_any_list, with_urls
 
-        items = with_urls(read_vggsound_csv(csv), url_template)
+        items = with_urls(read_any_list(csv), url_template)
     if classes is not None:
         from curation.sources.vggsound import read_class_list, select_classes
 

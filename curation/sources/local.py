@@ -1,47 +1,70 @@
-"""A local folder of videos: `root/<label>/.../<file>`, the subfolder name is the label."""
+"""A local folder of videos: `root/<label>/.../<file>`, the first subfolder name is the label.
+
+Which files are offered: every regular file whose suffix (any case) is in `VIDEO_SUFFIXES`.
+Nothing is opened here, so a corrupt or empty `.mp4` still reaches the pipeline and becomes a
+failed row there. Files with other or no suffixes (notes, `_truth.json` sidecars, `.part`
+leftovers of downloads) are not offered, and neither are hidden files or folders (names starting
+with '.', e.g. macOS `._clip.mp4` resource forks); pass `suffixes` to widen the choice.
+
+video_id: the file stem when it is already a safe id and no other scanned file has the same
+stem (a local VGGSound copy keeps its `<ytid>_<start:06d>` keys); otherwise the sanitised stem +
+'_' + 8 hex of a hash of the relative path. Ids depend only on the folder's contents.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import re
+from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 
+from curation.sources.ids import MAX_ID_LEN, is_safe_id, safe_chars
 from curation.sources.item import SourceItem
 
-# Files with these suffixes are offered to the pipeline; a broken one becomes a failed row
-# there. Other files (notes, sidecars such as _truth.json) are not videos and are skipped.
-VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mkv", ".webm", ".mov", ".avi", ".mpg", ".mpeg", ".flv", ".ts"})
-_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mkv", ".webm", ".mov", ".avi"})
 
 
-def local_video_id(relative: Path) -> str:
-    """Deterministic manifest key from a path relative to the root: the sanitised path, plus a
-    short hash of the exact path when sanitising changed it (so `a b.mp4` and `a_b.mp4` differ)."""
-    stem = "__".join(relative.with_suffix("").parts)
-    safe = _UNSAFE.sub("_", stem).strip("_") or "video"
-    if safe != stem:
-        safe = f"{safe[:80]}_{hashlib.sha1(str(relative).encode()).hexdigest()[:8]}"
-    return safe
+def _hashed_id(relative: Path, length: int = 8) -> str:
+    digest = hashlib.sha1(relative.as_posix().encode("utf-8", "surrogateescape")).hexdigest()[:length]
+    base = safe_chars(relative.stem)[: MAX_ID_LEN - length - 1]
+    return f"{base}_{digest}" if base else digest
 
 
-def scan_video_folder(root: str | Path) -> list[SourceItem]:
-    """Every video file under `root/<label>/` (recursively), sorted by path.
+def local_video_ids(relatives: Iterable[Path]) -> dict[Path, str]:
+    """Unique safe ids for paths relative to the scanned root (see the module doc)."""
+    relatives = sorted(relatives)
+    stems = Counter(relative.stem for relative in relatives)
+    ids = {r: r.stem if is_safe_id(r.stem) and stems[r.stem] == 1 else _hashed_id(r) for r in relatives}
+    # A plain stem may equal another file's hashed id only if someone named a file that way on
+    # purpose; the longer hash settles it.
+    counts = Counter(ids.values())
+    for relative, video_id in ids.items():
+        if counts[video_id] > 1:
+            ids[relative] = _hashed_id(relative, 16)
+    if len(set(ids.values())) != len(ids):
+        raise ValueError("could not give the files in this folder unique ids")
+    return ids
 
-    Files directly in `root` have no label and are rejected with a clear error, since a
-    curation run without labels cannot be balanced by class.
+
+def scan_video_folder(root: str | Path, suffixes: Iterable[str] = VIDEO_SUFFIXES) -> list[SourceItem]:
+    """Every video file under `root/<label>/` (recursively), sorted by relative path.
+
+    `path` is absolute, so it never starts with '-'. Raises FileNotFoundError for a missing root,
+    ValueError for video files directly in `root` (no label: the run could not balance classes;
+    most likely the root is one class folder too deep).
     """
-    root = Path(root)
+    root = Path(root).absolute()
     if not root.is_dir():
         raise FileNotFoundError(f"video folder not found: {root}")
-    items: list[SourceItem] = []
-    unlabelled: list[str] = []
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES):
+    suffixes = {s.lower() for s in suffixes}
+    relatives = []
+    for path in root.rglob("*"):
         relative = path.relative_to(root)
-        if len(relative.parts) < 2:
-            unlabelled.append(relative.name)
-            continue
-        items.append(SourceItem(video_id=local_video_id(relative), label=relative.parts[0], path=str(path.resolve())))
+        if path.suffix.lower() in suffixes and path.is_file() and not any(p.startswith(".") for p in relative.parts):
+            relatives.append(relative)
+    unlabelled = sorted(str(r) for r in relatives if len(r.parts) < 2)
     if unlabelled:
-        raise ValueError(f"{len(unlabelled)} video(s) directly in {root} have no label folder, e.g. {unlabelled[0]!r}: "
-                         "put them in <root>/<label>/")
-    return items
+        raise ValueError(f"{len(unlabelled)} video(s) directly in {root} have no label folder, e.g. "
+                         f"{unlabelled[0]!r}: put them in <root>/<label>/")
+    ids = local_video_ids(relatives)
+    return [SourceItem(video_id=ids[r], label=r.parts[0], path=str(root / r)) for r in sorted(relatives)]

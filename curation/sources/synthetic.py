@@ -1,369 +1,684 @@
-"""Synthetic audio-visual clips with known ground truth, written as real H.264 + AAC mp4 files.
+"""Synthetic audio-visual clips with known ground truth, in memory or as real H.264 + AAC mp4.
 
 A source of labelled videos the project generates itself, for three users:
-- curation tests and the demo: hard scene cuts at known times, and scenes that the filters must
-  drop (static, silent, chaotic);
-- the sync classifier and AVSyncD, which must learn audio-visual synchronization on CPU:
-  objects bounce, blink or get struck at irregular (Poisson-like) times, and each visual event
-  makes a sound at that instant, so a time-shifted audio track is detectably out of sync;
-- negative checks: distractor objects move without making any sound.
 
-Rendering is vectorised numpy (masks on a coordinate grid); `write_mp4` encodes with PyAV, so
-no ffmpeg binary is needed.
+- curation tests and the demo: hard scene cuts at known frame times, and scenes the filters must
+  drop: `static` (a frozen picture over a soundtrack: "too static"), `silent` (events seen but
+  not heard: "too quiet") and `chaos` (a full-frame pattern racing across: "too much motion");
+- the sync classifier, which learns audio-visual synchronization from it on CPU: objects bounce,
+  blink or get struck at irregular (Poisson-like, minimum gap) times and every visual event
+  sounds at that instant (click, tone burst at the object's pitch, or noise burst), so a
+  time-shifted soundtrack is detectably out of sync. Silent distractors move smoothly;
+- the demo (`make_demo_set`) and the bad-input checks (`write_bad_inputs`).
+
+A clip is a list of `SceneSpec`s played back to back; each boundary is a hard cut on a frame.
+Rendering is vectorised numpy (soft-edged shapes drawn inside their bounding boxes); `write_mp4`
+encodes with PyAV, so no ffmpeg binary is needed.
+
+Times are seconds from the clip start, sizes are (width, height) in pixels, frames are (N, H, W, 3)
+uint8 RGB and audio is (S,) float32 mono on [-1, 1].
 """
 
 from __future__ import annotations
 
+import colorsys
 import json
 import os
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import av
+import cv2
 import numpy as np
 
 SceneKind = Literal["events", "static", "silent", "chaos"]
 EventStyle = Literal["bounce", "blink", "strike"]
 SoundStyle = Literal["click", "tone", "noise"]
+Shape = Literal["disc", "square"]
+Texture = Literal["flat", "gradient", "checker"]
+Color = tuple[int, int, int]  # RGB, 0..255
 
-# Demo classes: label → (visual event style, sound style).
-DEMO_CLASSES: dict[str, tuple[EventStyle, SoundStyle]] = {
-    "ball_bouncing": ("bounce", "click"),
-    "drum_hitting": ("strike", "noise"),
-    "light_blinking": ("blink", "tone"),
+EVENT_STYLES: tuple[EventStyle, ...] = ("bounce", "blink", "strike")
+SOUND_STYLES: tuple[SoundStyle, ...] = ("click", "tone", "noise")
+
+# Demo classes: folder label → (how an event looks, how it sounds, object shape).
+DEMO_CLASSES: dict[str, tuple[EventStyle, SoundStyle, Shape]] = {
+    "ball_bouncing": ("bounce", "click", "disc"),
+    "drum_hitting": ("strike", "noise", "disc"),
+    "hammering": ("strike", "click", "square"),
+    "light_blinking": ("blink", "tone", "square"),
 }
+
+# The chaos pattern's phase speed, periods per second: consecutive 25 fps frames differ by
+# ~1/6 period (below PySceneDetect's default cut threshold, so the shot is not split into
+# sub-window scenes), frames 1/8 s apart (the analysis rate) by ~half a period (far above the
+# "too much motion" bound).
+_CHAOS_SPEED_HZ = 4.0
 
 
 @dataclass(frozen=True)
 class ObjectSpec:
-    """One sounding object: where it is, how it looks, how its events look and sound."""
+    """One sounding object. Positions and sizes are fractions of the frame, so a spec renders
+    at any size; `event_times_s` are relative to the scene start."""
 
     style: EventStyle
     sound: SoundStyle
-    color: tuple[int, int, int]
-    x: float  # centre, fraction of frame width
-    y: float  # rest position, fraction of frame height
-    radius: float  # fraction of the frame's short side
-    pitch_hz: float
-    loudness: float  # peak amplitude of its sound, 0..1
-    event_times_s: tuple[float, ...]  # relative to the scene start
+    color: Color
+    x: float  # centre, fraction of the width
+    y: float  # centre at rest (on the floor for `bounce`), fraction of the height
+    radius: float  # half-extent, fraction of the short side
+    shape: Shape = "disc"
+    pitch_hz: float = 440.0  # tone pitch; also sets the noise burst's brightness
+    loudness: float = 0.5  # peak amplitude of its sound, 0..1
+    event_times_s: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class DistractorSpec:
+    """A silent object gliding on an ellipse: motion that must not be tied to sound."""
+
+    color: Color
+    radius: float  # fraction of the short side
+    center: tuple[float, float]  # orbit centre, fractions of (width, height)
+    axes: tuple[float, float]  # orbit half-axes, fractions of (width, height)
+    period_s: float
+    phase: float = 0.0  # radians
+    shape: Shape = "square"
 
 
 @dataclass(frozen=True)
 class SceneSpec:
-    """A shot. `events`: sounding objects; `static`: nothing moves (sound plays); `silent`:
-    events without sound; `chaos`: the whole frame changes every frame."""
+    """One shot.
+
+    kind: `events` (objects seen and heard), `static` (the first frame held, sounds still play),
+    `silent` (events seen, only faint room noise heard), `chaos` (like `events`, over a
+    full-frame pattern racing across the frame and a loud noise bed).
+    """
 
     kind: SceneKind
     duration_s: float
-    background: tuple[int, int, int]
+    background: Color
+    texture: Texture = "flat"
     objects: tuple[ObjectSpec, ...] = ()
-    distractor: bool = False
-    seed: int = 0
+    distractors: tuple[DistractorSpec, ...] = ()
+    pixel_noise: float = 2.0  # std of per-frame luma noise, 0..255 scale (0 = clean)
+    room_noise: float = 0.002  # std of the audio noise floor, [-1, 1] scale
+
+
+@dataclass
+class SceneTruth:
+    kind: SceneKind
+    start_s: float
+    end_s: float
+    start_frame: int  # first frame of the scene
+    end_frame: int  # one past its last frame
+    styles: list[str]  # per sounding object
+    sounds: list[str]
+    n_distractors: int
 
 
 @dataclass
 class ClipTruth:
-    """Ground truth of a rendered clip; times in seconds from the clip start."""
+    """Ground truth of a rendered clip. Times in seconds from the clip start, sorted.
 
-    duration_s: float
+    A cut at time c means frame round(c * fps) is the first frame of the new scene (and audio
+    sample round(c * sample_rate) its first sample). An event at time t is a sound onset at
+    sample round(t * sample_rate) and/or a visual event (bounce impact, strike impact, flash
+    onset) at exactly t, shown by the nearest frame.
+    """
+
+    duration_s: float  # n_frames / fps
     fps: float
     sample_rate: int
+    width: int
+    height: int
+    n_frames: int
+    n_samples: int
     cut_times_s: list[float] = field(default_factory=list)
-    event_times_s: list[float] = field(default_factory=list)  # audible visual events, sorted
-    scenes: list[dict] = field(default_factory=list)  # {"kind", "start_s", "end_s"}
+    event_times_s: list[float] = field(default_factory=list)  # seen AND heard: the sync events
+    sound_times_s: list[float] = field(default_factory=list)  # every sound onset (also unseen, in static scenes)
+    visual_event_times_s: list[float] = field(default_factory=list)  # every visual event (also mute, in silent scenes)
+    scenes: list[SceneTruth] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ClipTruth:
+        return cls(**{**data, "scenes": [SceneTruth(**s) for s in data.get("scenes", [])]})
 
 
-def event_schedule(rng: np.random.Generator, duration_s: float, rate_hz: float = 1.5,
-                   min_gap_s: float = 0.25, margin_s: float = 0.15) -> tuple[float, ...]:
-    """Irregular event times in [margin, duration - margin): exponential gaps of mean 1/rate,
-    never closer than `min_gap_s` (so each event is resolvable at 6 fps)."""
-    times, t = [], margin_s + rng.uniform(0, 1.0 / rate_hz)
+# --- random specs ------------------------------------------------------------------------------
+
+
+def event_schedule(rng: np.random.Generator, duration_s: float, rate_hz: float = 1.5, min_gap_s: float = 0.25,
+                   margin_s: float = 0.2) -> tuple[float, ...]:
+    """Irregular event times in [margin, duration - margin): gaps of `min_gap_s` plus an
+    exponential of mean 1/rate_hz. Irregular so a shifted soundtrack cannot line up again;
+    the minimum gap keeps events resolvable at the sync classifier's 6 fps."""
+    times: list[float] = []
+    t = margin_s + rng.exponential(1.0 / rate_hz)
     while t < duration_s - margin_s:
-        times.append(round(t, 4))
+        times.append(round(float(t), 4))
         t += min_gap_s + rng.exponential(1.0 / rate_hz)
     return tuple(times)
 
 
-def _distinct_color(rng: np.random.Generator, avoid: tuple[int, int, int] | None = None) -> tuple[int, int, int]:
+def _hsv(h: float, s: float, v: float) -> Color:
+    r, g, b = colorsys.hsv_to_rgb(h % 1.0, s, v)
+    return round(r * 255), round(g * 255), round(b * 255)
+
+
+def _distance(a: Color, b: Color) -> int:
+    return int(np.abs(np.subtract(a, b)).sum())
+
+
+def random_background(rng: np.random.Generator, avoid: Color | None = None) -> Color:
+    """A muted colour, far (L1 > 200) from `avoid` (the previous shot's), so a cut is hard."""
     while True:
-        color = tuple(int(c) for c in rng.integers(30, 226, size=3))
-        if avoid is None or np.abs(np.subtract(color, avoid)).sum() > 180:
+        color = _hsv(rng.random(), rng.uniform(0.1, 0.8), rng.uniform(0.15, 0.8))
+        if avoid is None or _distance(color, avoid) > 200:
+            return color
+
+
+def random_object_color(rng: np.random.Generator, background: Color | None = None) -> Color:
+    """A saturated, bright colour that stands out from `background` (L1 > 160)."""
+    while True:
+        color = _hsv(rng.random(), rng.uniform(0.5, 1.0), rng.uniform(0.8, 1.0))
+        if background is None or _distance(color, background) > 160:
             return color
 
 
 def random_object(rng: np.random.Generator, duration_s: float, style: EventStyle | None = None,
-                  sound: SoundStyle | None = None, background: tuple[int, int, int] | None = None,
-                  rate_hz: float = 1.5) -> ObjectSpec:
+                  sound: SoundStyle | None = None, shape: Shape | None = None, background: Color | None = None,
+                  rate_hz: float = 1.5, x: float | None = None) -> ObjectSpec:
+    """A sounding object with its own random event schedule over `duration_s` seconds."""
+    style = style or EVENT_STYLES[rng.integers(3)]
+    # A bouncing ball needs headroom, a struck object room for the striker above it.
+    y = rng.uniform(0.65, 0.85) if style == "bounce" else rng.uniform(0.5, 0.8)
     return ObjectSpec(
-        style=style or rng.choice(["bounce", "blink", "strike"]),
-        sound=sound or rng.choice(["click", "tone", "noise"]),
-        color=_distinct_color(rng, background),
-        x=float(rng.uniform(0.2, 0.8)),
-        y=float(rng.uniform(0.55, 0.8)),
-        radius=float(rng.uniform(0.1, 0.18)),
-        pitch_hz=float(rng.uniform(220, 1200)),
-        loudness=float(rng.uniform(0.35, 0.8)),
+        style=style,
+        sound=sound or SOUND_STYLES[rng.integers(3)],
+        color=random_object_color(rng, background),
+        x=float(rng.uniform(0.2, 0.8) if x is None else x),
+        y=float(y),
+        radius=float(rng.uniform(0.09, 0.16) if style == "blink" else rng.uniform(0.07, 0.15)),  # lights only flash
+        shape=shape or ("disc", "square")[rng.integers(2)],
+        pitch_hz=float(220 * 2 ** (rng.integers(0, 30) / 12)),  # semitones over 2.5 octaves
+        loudness=float(rng.uniform(0.3, 0.8)),
         event_times_s=event_schedule(rng, duration_s, rate_hz),
     )
 
 
-def random_scenes(rng: np.random.Generator, duration_s: float = 4.0, n_objects: int | None = None,
-                  distractor_probability: float = 0.3, rate_hz: float = 1.5) -> list[SceneSpec]:
-    """One random `events` scene: the sync-learning example (1–2 sounding objects)."""
-    background = _distinct_color(rng)
-    count = n_objects or int(rng.integers(1, 3))
-    objects = tuple(random_object(rng, duration_s, background=background, rate_hz=rate_hz) for _ in range(count))
-    return [SceneSpec("events", duration_s, background, objects, bool(rng.random() < distractor_probability),
-                      int(rng.integers(1 << 31)))]
+def random_distractor(rng: np.random.Generator, background: Color | None = None) -> DistractorSpec:
+    return DistractorSpec(
+        color=random_object_color(rng, background),
+        radius=float(rng.uniform(0.04, 0.08)),
+        center=(float(rng.uniform(0.35, 0.65)), float(rng.uniform(0.2, 0.35))),
+        axes=(float(rng.uniform(0.1, 0.3)), float(rng.uniform(0.02, 0.1))),
+        period_s=float(rng.uniform(2.5, 6.0)),
+        phase=float(rng.uniform(0, 2 * np.pi)),
+        shape=("disc", "square")[rng.integers(2)],
+    )
 
 
-# --- rendering --------------------------------------------------------------------------------
+def random_scene(rng: np.random.Generator, kind: SceneKind = "events", duration_s: float = 4.0, *,
+                 style: EventStyle | None = None, sound: SoundStyle | None = None, shape: Shape | None = None,
+                 n_objects: int | None = None, distractor_probability: float = 0.3, rate_hz: float | None = None,
+                 after: SceneSpec | None = None) -> SceneSpec:
+    """A random scene of `kind`. Objects (1–2; none for chaos) sit in separate horizontal
+    slots; `after` is the previous shot, whose background this one avoids (a hard cut)."""
+    background = random_background(rng, after.background if after is not None else None)
+    count = (0 if kind == "chaos" else int(rng.integers(1, 3))) if n_objects is None else n_objects
+    rate = float(rng.uniform(0.8, 2.2)) if rate_hz is None else rate_hz
+    objects = tuple(
+        random_object(rng, duration_s, style, sound, shape, background, rate, x=(i + rng.uniform(0.3, 0.7)) / count)
+        for i in range(count)
+    )
+    distractors = (random_distractor(rng, background),) if rng.random() < distractor_probability else ()
+    return SceneSpec(kind, duration_s, background, ("flat", "gradient", "checker")[rng.integers(3)], objects,
+                     distractors, pixel_noise=float(rng.uniform(0.5, 3.0)), room_noise=float(rng.uniform(5e-4, 2.5e-3)))
 
 
-def _object_layers(obj: ObjectSpec, t: np.ndarray, width: int, height: int) -> tuple[np.ndarray, ...]:
-    """Per-frame centre x, centre y (pixels), brightness gain and striker offset of one object.
-    t: (F,) frame times relative to the scene start."""
-    events = np.asarray(obj.event_times_s)
-    cx = np.full_like(t, obj.x * width)
-    rest_y = obj.y * height
-    cy = np.full_like(t, rest_y)
-    gain = np.ones_like(t)
-    striker = np.full_like(t, np.nan)
-    if len(events) == 0:
-        return cx, cy, gain, striker
-    # Phase within the current inter-event interval: 0 at an event, 1 at the next one.
-    bounds = np.concatenate([[events[0] - 0.8], events, [events[-1] + 0.8]])
-    k = np.clip(np.searchsorted(bounds, t, side="right") - 1, 0, len(bounds) - 2)
-    phase = np.clip((t - bounds[k]) / (bounds[k + 1] - bounds[k]), 0, 1)
-    since = t - bounds[k]
-    if obj.style == "bounce":
-        # Parabolic hop between events: on the floor exactly at each event.
-        hop = min(0.45 * height, rest_y - obj.radius * min(width, height))
-        cy = rest_y - hop * 4 * phase * (1 - phase)
-    elif obj.style == "blink":
-        gain = 0.15 + 0.85 * np.exp(-np.maximum(since, 0) / 0.15) * (k > 0)
-    else:  # strike: a bar falls onto the object and lands at the event time
-        striker = phase ** 3  # 0 = raised, 1 = touching the object
-    return cx, cy, gain, striker
-
-
-def render_frames(scene: SceneSpec, t: np.ndarray, width: int, height: int, rng: np.random.Generator) -> np.ndarray:
-    """(F, H, W, 3) uint8 frames of one scene at times t (seconds from the scene start)."""
-    frames = np.empty((len(t), height, width, 3), dtype=np.uint8)
-    if scene.kind == "chaos":
-        # Full-frame coarse random colour blocks, new every frame: far beyond any sane motion.
-        blocks = rng.integers(0, 256, size=(len(t), height // 16 + 1, width // 16 + 1, 3), dtype=np.uint8)
-        frames[:] = np.repeat(np.repeat(blocks, 16, axis=1), 16, axis=2)[:, :height, :width]
-        return frames
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
-    short = min(width, height)
-    layers = [_object_layers(o, t, width, height) for o in scene.objects]
-    frozen = scene.kind == "static"
-    for f in range(len(t)):
-        g = 0 if frozen else f
-        image = np.empty((height, width, 3), dtype=np.float32)
-        image[:] = scene.background
-        if scene.distractor:
-            # A silent square gliding across: motion that must not be tied to sound.
-            side = 0.12 * short
-            x0 = (0.1 + 0.8 * ((t[g] * 0.15) % 1.0)) * width
-            mask = (np.abs(xx - x0) < side / 2) & (np.abs(yy - 0.25 * height) < side / 2)
-            image[mask] = (255 - np.asarray(scene.background)) * 0.8
-        for obj, (cx, cy, gain, striker) in zip(scene.objects, layers):
-            radius = obj.radius * short
-            mask = (xx - cx[g]) ** 2 + (yy - cy[g]) ** 2 <= radius**2
-            image[mask] = np.asarray(obj.color, dtype=np.float32) * gain[g]
-            if not np.isnan(striker[g]):
-                top = cy[g] - radius - (1 - striker[g]) * 0.35 * height
-                bar = (np.abs(xx - cx[g]) < radius * 0.5) & (yy > top - 0.06 * height) & (yy < top)
-                image[bar] = 235.0
-        if not frozen:
-            image += rng.normal(0, 2.0, size=(height, width, 1))  # sensor noise, not on static shots
-        frames[f] = np.clip(image, 0, 255).astype(np.uint8)
-    return frames
-
-
-def _sound(obj: ObjectSpec, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
-    """The sound one event of this object makes, starting at its onset."""
-    if obj.sound == "click":
-        n = int(0.03 * sample_rate)
-        wave = rng.normal(0, 1, n) * np.exp(-np.arange(n) / (0.004 * sample_rate))
-    elif obj.sound == "tone":
-        n = int(0.12 * sample_rate)
-        tt = np.arange(n) / sample_rate
-        wave = np.sin(2 * np.pi * obj.pitch_hz * tt) * np.exp(-tt / 0.03)
+def random_scenes(rng: np.random.Generator, duration_s: float = 4.0, n_scenes: int = 1,
+                  **scene_options: Any) -> list[SceneSpec]:
+    """Random `events` scenes filling `duration_s` (hard cuts between them, each ≥ 1 s): the
+    sync-learning examples. `scene_options` go to `random_scene`."""
+    if duration_s < n_scenes * 1.0:
+        raise ValueError(f"{n_scenes} scenes of at least 1 s do not fit in {duration_s} s")
+    if n_scenes > 1:
+        cuts = np.sort(rng.uniform(0, duration_s - n_scenes * 1.0, n_scenes - 1)) + np.arange(1, n_scenes)
+        lengths = np.diff(np.concatenate([[0.0], cuts, [duration_s]]))
     else:
-        n = int(0.08 * sample_rate)
-        wave = rng.normal(0, 1, n) * np.exp(-np.arange(n) / (0.015 * sample_rate))
-    return (obj.loudness * wave / (np.abs(wave).max() + 1e-9)).astype(np.float32)
+        lengths = np.array([duration_s])
+    scenes: list[SceneSpec] = []
+    for length in lengths:
+        scenes.append(random_scene(rng, "events", float(length), after=scenes[-1] if scenes else None, **scene_options))
+    return scenes
 
 
-def render_audio(scene: SceneSpec, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
-    """(S,) float32 mono soundtrack of one scene: one sound at every event of every object."""
-    n = round(scene.duration_s * sample_rate)
-    audio = rng.normal(0, 0.003, n).astype(np.float32)  # room noise
-    if scene.kind == "silent":
-        return audio * 0.3
+# --- visual rendering --------------------------------------------------------------------------
+
+
+def _last_next(events: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(F,) time of the latest event ≤ t (-inf if none) and of the next one > t (+inf if none)."""
+    bounded = np.concatenate([[-np.inf], events, [np.inf]])
+    index = np.searchsorted(events, t, side="right")
+    return bounded[index], bounded[index + 1]
+
+
+@dataclass
+class _Track:
+    """Per-frame geometry of one drawn object, pixels: (F,) arrays."""
+
+    cx: np.ndarray
+    cy: np.ndarray
+    rx: np.ndarray
+    ry: np.ndarray
+    gain: np.ndarray  # colour multiplier
+    glow: np.ndarray | None = None  # opacity of a halo around a lit light, 0..1
+    striker_gap: np.ndarray | None = None  # striker height above the object's top (0 = impact)
+
+
+def _object_track(obj: ObjectSpec, t: np.ndarray, width: int, height: int, duration_s: float) -> _Track:
+    """Where and how an object is drawn at scene times t (F,), seconds."""
+    radius = obj.radius * min(width, height)
+    events = np.asarray(obj.event_times_s, dtype=np.float64)
+    ones = np.ones_like(t)
+    cx, rest_y = ones * obj.x * width, obj.y * height
+    track = _Track(cx, ones * rest_y, ones * radius, ones * radius, ones.copy())
+    if len(events) == 0:
+        return track
+    last, nxt = _last_next(events, t)
+    since = t - last  # +inf before the first event
+    if obj.style == "bounce":
+        # Parabolic hops landing exactly on each event. Virtual impacts mirrored before the start
+        # and after the end make the ball enter falling and leave rising: no silent impacts.
+        prev = np.where(np.isfinite(last), last, -events[0])
+        following = np.where(np.isfinite(nxt), nxt, 2 * duration_s - events[-1])
+        gap = following - prev
+        phase = (t - prev) / gap
+        max_hop = max(rest_y - radius - 0.05 * height, 0.0)
+        lift = max_hop * np.clip(gap / 0.9, 0.3, 1.0) * 4 * phase * (1 - phase)
+        squash = 0.25 * np.exp(-np.minimum(since, nxt - t) / 0.03)  # deformed on contact
+        track.ry = radius * (1 - squash)
+        track.rx = radius * (1 + 0.5 * squash)
+        track.cy = rest_y + radius - track.ry - lift  # the bottom touches the floor at impact
+    elif obj.style == "blink":
+        flash = np.exp(-since / 0.15)
+        track.gain = 0.2 + 0.8 * flash
+        track.rx = track.ry = radius * (1 + 0.15 * flash)
+        track.glow = 0.6 * flash
+    else:  # strike: a striker drops onto the object, hits at the event, springs back up
+        gap = nxt - last  # inf at either end
+        rise, fall = np.minimum(0.12, 0.4 * gap), np.minimum(0.22, 0.5 * gap)
+        drop = 0.3 * height
+        striker = np.full_like(t, drop)
+        to_hit = nxt - t
+        striker = np.where(to_hit < fall, drop * (to_hit / fall) ** 2, striker)  # accelerating fall
+        striker = np.where(since < rise, drop * (1 - (1 - since / rise) ** 2), striker)  # decelerating rise
+        squash = 0.25 * np.exp(-since / 0.05)
+        track.ry = radius * (1 - squash)
+        track.rx = radius * (1 + 0.4 * squash)
+        track.cy = rest_y + radius - track.ry
+        track.gain = 1 + 0.35 * np.exp(-since / 0.08)
+        track.striker_gap = striker
+    return track
+
+
+def _distractor_track(spec: DistractorSpec, t: np.ndarray, width: int, height: int) -> _Track:
+    angle = 2 * np.pi * t / spec.period_s + spec.phase
+    radius = np.full_like(t, spec.radius * min(width, height))
+    return _Track((spec.center[0] + spec.axes[0] * np.cos(angle)) * width,
+                  (spec.center[1] + spec.axes[1] * np.sin(angle)) * height, radius, radius, np.ones_like(t))
+
+
+def _paint(image: np.ndarray, cx: float, cy: float, rx: float, ry: float, shape: Shape, color: np.ndarray,
+           opacity: float = 1.0) -> None:
+    """Draw an anti-aliased ellipse or rectangle of half-extents (rx, ry) centred at (cx, cy)
+    pixels into image (H, W, 3) uint8, in place. Only its bounding box is computed."""
+    height, width = image.shape[:2]
+    x0, x1 = max(int(cx - rx) - 1, 0), min(int(cx + rx) + 2, width)
+    y0, y1 = max(int(cy - ry) - 1, 0), min(int(cy + ry) + 2, height)
+    if x0 >= x1 or y0 >= y1 or rx <= 0 or ry <= 0:
+        return
+    dx = np.arange(x0, x1, dtype=np.float32) + 0.5 - cx  # pixel centres
+    dy = np.arange(y0, y1, dtype=np.float32) + 0.5 - cy
+    if shape == "disc":
+        inside = 1 - np.sqrt((dx[None, :] / rx) ** 2 + (dy[:, None] / ry) ** 2)
+        alpha = np.clip(inside * min(rx, ry) + 0.5, 0, 1)  # ~1 px soft edge
+    else:
+        alpha = np.clip(np.minimum(rx - np.abs(dx)[None, :], ry - np.abs(dy)[:, None]) + 0.5, 0, 1)
+    region = image[y0:y1, x0:x1]
+    alpha = alpha[..., None] * opacity
+    region[:] = (region * (1 - alpha) + color * alpha + 0.5).astype(np.uint8)
+
+
+def _background(scene: SceneSpec, width: int, height: int) -> np.ndarray:
+    """(H, W, 3) uint8 backdrop of a scene."""
+    base = np.asarray(scene.background, dtype=np.float32)
+    if scene.texture == "gradient":  # lighter at the top, like a wall over a floor
+        shade = np.linspace(1.2, 0.8, height, dtype=np.float32)[:, None, None]
+        image = np.broadcast_to(base * shade, (height, width, 3))
+    elif scene.texture == "checker":
+        cell = max(min(width, height) // 5, 1)
+        yy, xx = np.mgrid[0:height, 0:width]
+        sign = np.where(((yy // cell) + (xx // cell)) % 2 == 0, 1.0, -1.0).astype(np.float32)
+        image = base + 14.0 * sign[..., None]
+    else:
+        image = np.broadcast_to(base, (height, width, 3))
+    return np.clip(image + 0.5, 0, 255).astype(np.uint8)
+
+
+def _chaos_background(scene: SceneSpec, t: float, width: int, height: int) -> np.ndarray:
+    """(H, W, 3) uint8: a plaid of the background colour racing diagonally across the frame.
+    Modulating brightness only (hue and saturation fixed) keeps frame-to-frame change moderate
+    for the scene detector while frames 1/8 s apart differ hugely."""
+    period = max(min(width, height) / 4, 4.0)
+    phase = 2 * np.pi * _CHAOS_SPEED_HZ * t
+    sx = np.sin(2 * np.pi * np.arange(width, dtype=np.float32) / period - phase)
+    sy = np.sin(2 * np.pi * np.arange(height, dtype=np.float32) / period - 0.7 * phase)
+    level = 0.5 + 0.24 * (sx[None, :] + sy[:, None])  # (H, W) in [0.02, 0.98]
+    color = np.maximum(np.asarray(scene.background, dtype=np.float32), 60.0) * (255.0 / max(max(scene.background), 60))
+    return (level[..., None] * color + 0.5).astype(np.uint8)
+
+
+def _noise_bank(rng: np.random.Generator, std: float, width: int, height: int,
+                count: int = 6) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Luma noise fields split into positive and negative uint8 parts, for saturating adds."""
+    bank = []
+    for _ in range(count):
+        noise = np.rint(rng.normal(0.0, std, (height, width, 1))).clip(-255, 255)
+        noise = np.repeat(noise, 3, axis=2)
+        bank.append((np.maximum(noise, 0).astype(np.uint8), np.maximum(-noise, 0).astype(np.uint8)))
+    return bank
+
+
+def render_scene_frames(scene: SceneSpec, out: np.ndarray, fps: float, rng: np.random.Generator) -> None:
+    """Render one scene into out (F, H, W, 3) uint8, in place; frame k shows scene time k / fps."""
+    n_frames, height, width = out.shape[:3]
+    if n_frames == 0:
+        return
+    frozen = scene.kind == "static"
+    t = np.arange(1 if frozen else n_frames) / fps
+    tracks = [_distractor_track(d, t, width, height) for d in scene.distractors]
+    shapes = [d.shape for d in scene.distractors]
+    colors = [np.asarray(d.color, dtype=np.float32) for d in scene.distractors]
+    for obj in scene.objects:
+        tracks.append(_object_track(obj, t, width, height, scene.duration_s))
+        shapes.append(obj.shape)
+        colors.append(np.asarray(obj.color, dtype=np.float32))
+    luminance = float(np.dot(scene.background, (0.299, 0.587, 0.114)))
+    striker_color = np.full(3, 30.0 if luminance > 128 else 230.0, dtype=np.float32)
+    backdrop = _background(scene, width, height)
+    bank = _noise_bank(rng, scene.pixel_noise, width, height) if scene.pixel_noise > 0 else []
+    for f in range(len(t)):
+        image = out[f]
+        image[:] = _chaos_background(scene, t[f], width, height) if scene.kind == "chaos" else backdrop
+        for track, shape, color in zip(tracks, shapes, colors):
+            cx, cy, rx, ry = track.cx[f], track.cy[f], track.rx[f], track.ry[f]
+            if track.glow is not None and track.glow[f] > 0.02:
+                _paint(image, cx, cy, 1.7 * rx, 1.7 * ry, "disc", color, opacity=track.glow[f])
+            _paint(image, cx, cy, rx, ry, shape, np.minimum(color * track.gain[f], 255.0))
+            if track.striker_gap is not None:
+                bar_half_h = 0.3 * rx + 2
+                bar_y = cy - ry - track.striker_gap[f] - bar_half_h
+                _paint(image, cx, bar_y, 0.8 * rx + 2, bar_half_h, "square", striker_color)
+        if bank:  # sensor noise; saturating uint8 adds are ~10x cheaper than an int16 round trip
+            plus, minus = bank[rng.integers(len(bank))]
+            cv2.add(image, plus, dst=image)
+            cv2.subtract(image, minus, dst=image)
+    if frozen:
+        out[1:] = out[0]
+
+
+# --- audio rendering ---------------------------------------------------------------------------
+
+
+def event_sound(obj: ObjectSpec, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+    """(S,) float32: the sound of one event of `obj`, onset at sample 0, peak = its loudness
+    (times 0.8–1 per event). Every style starts within ~2 ms, so the onset marks the event time."""
+    if obj.sound == "click":
+        n = int(0.025 * sample_rate)
+        wave = rng.normal(0, 1, n) * np.exp(-np.arange(n) / (0.003 * sample_rate))
+    elif obj.sound == "tone":
+        n = int(0.18 * sample_rate)
+        tt = np.arange(n) / sample_rate
+        wave = np.sin(2 * np.pi * obj.pitch_hz * tt) + 0.3 * np.sin(4 * np.pi * obj.pitch_hz * tt)
+        wave *= np.minimum(tt / 0.002, 1.0) * np.exp(-tt / 0.05)
+    else:  # noise burst, low-passed around a few times the pitch (a bigger drum sounds darker)
+        n = int(0.12 * sample_rate)
+        spectrum = np.fft.rfft(rng.normal(0, 1, n))
+        freqs = np.fft.rfftfreq(n, 1 / sample_rate)
+        wave = np.fft.irfft(spectrum / (1 + (freqs / (4 * obj.pitch_hz)) ** 2), n)
+        tt = np.arange(n) / sample_rate
+        wave *= np.minimum(tt / 0.001, 1.0) * np.exp(-tt / 0.03)
+    peak = obj.loudness * rng.uniform(0.8, 1.0)
+    return (peak * wave / (np.abs(wave).max() + 1e-12)).astype(np.float32)
+
+
+def render_scene_audio(scene: SceneSpec, out: np.ndarray, sample_rate: int, rng: np.random.Generator) -> None:
+    """Render one scene's soundtrack into out (S,) float32, in place (sample 0 = scene start).
+    Sounds are cut at the scene end, as a film cut cuts the sound."""
+    n = len(out)
+    out[:] = rng.normal(0, scene.room_noise, n)
     if scene.kind == "chaos":
-        return audio + rng.normal(0, 0.1, n).astype(np.float32)
+        # Wind / crowd roar under the chaos, faded in and out over 0.1 s: AAC smears an abrupt
+        # onset ~60 ms across the cut, which would make a neighbouring silent shot not silent.
+        roar = rng.normal(0, 0.06, n)
+        ramp = np.minimum(1.0, np.minimum(np.arange(n), np.arange(n)[::-1]) / (0.1 * sample_rate))
+        out += (roar * ramp).astype(np.float32)
+    if scene.kind == "silent":
+        return
     for obj in scene.objects:
         for event in obj.event_times_s:
-            sound = _sound(obj, sample_rate, rng)
+            sound = event_sound(obj, sample_rate, rng)
             start = round(event * sample_rate)
             stop = min(n, start + len(sound))
-            if start < n:
-                audio[start:stop] += sound[: stop - start]
-    return np.clip(audio, -1, 1)
+            if 0 <= start < n:
+                out[start:stop] += sound[: stop - start]
+    np.clip(out, -1.0, 1.0, out=out)
+
+
+# --- clips -------------------------------------------------------------------------------------
 
 
 def render_clip(scenes: list[SceneSpec], fps: float = 25.0, size: tuple[int, int] = (256, 256),
-                sample_rate: int = 16000, seed: int = 0) -> tuple[np.ndarray, np.ndarray, ClipTruth]:
-    """Render scenes back to back (a hard cut between consecutive scenes).
+                sample_rate: int = 16000, seed: int | np.random.Generator = 0,
+                ) -> tuple[np.ndarray, np.ndarray, ClipTruth]:
+    """Render scenes back to back, with a hard cut at each boundary (rounded to a frame).
 
-    Returns frames (F, H, W, 3) uint8 RGB at `fps`, audio (S,) float32 mono at `sample_rate`,
-    and the ground truth. size = (width, height).
+    size: (width, height) pixels. seed: an int, or a Generator (e.g. a training stream's own,
+    which is advanced). Noise and per-event sound variation come from it; event times, colours
+    and positions are in the specs.
+    Returns frames (N, H, W, 3) uint8 RGB at `fps` (frame k shows time k / fps), audio (S,)
+    float32 mono at `sample_rate` with S = round(N / fps * sample_rate), and the ground truth.
     """
-    rng = np.random.default_rng(seed)
+    if not scenes:
+        raise ValueError("render_clip needs at least one scene")
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     width, height = size
-    frames, audio, truth = [], [], ClipTruth(0.0, fps, sample_rate)
-    start = 0.0
-    for index, scene in enumerate(scenes):
-        first = round(start * fps)
-        last = round((start + scene.duration_s) * fps)
-        t = np.arange(first, last) / fps - start
-        frames.append(render_frames(scene, t, width, height, rng))
-        audio.append(render_audio(scene, sample_rate, rng))
+    bounds = [0] + [round(s * fps) for s in np.cumsum([scene.duration_s for scene in scenes])]
+    if any(b <= a for a, b in zip(bounds[:-1], bounds[1:])):
+        raise ValueError(f"every scene must last at least one frame (1 / {fps} s)")
+    n_frames = bounds[-1]
+    n_samples = round(n_frames / fps * sample_rate)
+    frames = np.empty((n_frames, height, width, 3), dtype=np.uint8)
+    audio = np.empty(n_samples, dtype=np.float32)
+    truth = ClipTruth(round(n_frames / fps, 6), fps, sample_rate, width, height, n_frames, n_samples)
+    for index, (scene, first, stop) in enumerate(zip(scenes, bounds[:-1], bounds[1:])):
+        start_s, end_s = first / fps, stop / fps
+        render_scene_frames(scene, frames[first:stop], fps, rng)
+        render_scene_audio(scene, audio[round(start_s * sample_rate) : round(end_s * sample_rate)], sample_rate, rng)
         if index > 0:
-            truth.cut_times_s.append(round(first / fps, 6))
-        if scene.kind in ("events", "static"):
-            truth.event_times_s += [round(start + e, 6) for o in scene.objects for e in o.event_times_s]
-        truth.scenes.append({"kind": scene.kind, "start_s": round(first / fps, 6), "end_s": round(last / fps, 6)})
-        start += scene.duration_s
-    truth.event_times_s.sort()
-    all_frames = np.concatenate(frames)
-    truth.duration_s = len(all_frames) / fps
-    waveform = np.concatenate(audio)[: round(truth.duration_s * sample_rate)]
-    return all_frames, waveform, truth
+            truth.cut_times_s.append(round(start_s, 6))
+        times = [round(start_s + e, 6) for o in scene.objects for e in o.event_times_s if e < end_s - start_s]
+        if scene.kind in ("events", "chaos"):
+            truth.event_times_s += times
+        if scene.kind != "silent":
+            truth.sound_times_s += times
+        if scene.kind != "static":
+            truth.visual_event_times_s += times
+        truth.scenes.append(SceneTruth(scene.kind, round(start_s, 6), round(end_s, 6), first, stop,
+                                       [o.style for o in scene.objects], [o.sound for o in scene.objects],
+                                       len(scene.distractors)))
+    for times in (truth.event_times_s, truth.sound_times_s, truth.visual_event_times_s):
+        times.sort()
+    return frames, audio, truth
 
 
-# --- encoding ---------------------------------------------------------------------------------
+# --- encoding ----------------------------------------------------------------------------------
 
 
 def write_mp4(path: str | os.PathLike, frames: np.ndarray | None, fps: float, audio: np.ndarray | None = None,
-              sample_rate: int = 16000, crf: int = 20) -> Path:
-    """Encode (F, H, W, 3) uint8 RGB frames as H.264 (yuv420p) and mono audio as AAC, with PyAV.
-    Frame width and height must be even (4:2:0). Either stream may be None (to make bad inputs)."""
+              sample_rate: int = 16000, *, crf: int = 18, preset: str = "ultrafast",
+              movflags: str | None = None) -> Path:
+    """Encode frames (N, H, W, 3) uint8 RGB as H.264 yuv420p at `fps` and audio (S,) float32
+    mono as AAC at `sample_rate`, with PyAV. H and W must be even (4:2:0 chroma). Either
+    stream may be None (bad inputs). `movflags` passes through to the mp4 muxer (e.g.
+    "faststart"). Returns `path`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), "w") as container:
+    if frames is not None and (frames.ndim != 4 or frames.shape[3] != 3 or frames.dtype != np.uint8):
+        raise ValueError(f"frames must be (N, H, W, 3) uint8, got {frames.shape} {frames.dtype}")
+    if frames is not None and (frames.shape[1] % 2 or frames.shape[2] % 2):
+        raise ValueError(f"H.264 4:2:0 needs an even frame size, got {frames.shape[2]}x{frames.shape[1]}")
+    options = {"movflags": movflags} if movflags else {}
+    with av.open(str(path), "w", format="mp4", options=options) as container:
         video = sound = None
         if frames is not None:
             video = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
             video.width, video.height = frames.shape[2], frames.shape[1]
             video.pix_fmt = "yuv420p"
-            video.options = {"crf": str(crf), "preset": "veryfast"}
+            video.options = {"crf": str(crf), "preset": preset}
         if audio is not None:
             sound = container.add_stream("aac", rate=sample_rate, layout="mono")
+            # The fast coder is ~3x quicker (AAC dominates small clips); no noise substitution,
+            # so noise bursts stay the samples we rendered.
+            sound.options = {"aac_coder": "fast", "aac_pns": "0"}
         if video is not None:
             for image in frames:
-                for packet in video.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")):
-                    container.mux(packet)
-            for packet in video.encode():
-                container.mux(packet)
+                # OpenCV's RGB→I420 is BT.601 limited range like swscale's, and ~7x faster.
+                yuv = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2YUV_I420)
+                container.mux(video.encode(av.VideoFrame.from_ndarray(yuv, format="yuv420p")))
+            container.mux(video.encode())
         if sound is not None:
-            samples = np.ascontiguousarray(audio, dtype=np.float32)
-            chunk = 1024
-            for offset in range(0, len(samples), chunk):
-                frame = av.AudioFrame.from_ndarray(samples[None, offset : offset + chunk], format="flt", layout="mono")
-                frame.sample_rate = sample_rate
-                frame.pts = offset
-                for packet in sound.encode(frame):
-                    container.mux(packet)
-            for packet in sound.encode():
-                container.mux(packet)
+            samples = np.ascontiguousarray(np.clip(audio, -1, 1), dtype=np.float32)
+            for offset in range(0, len(samples), 1024):  # AAC's frame size
+                frame = av.AudioFrame.from_ndarray(samples[None, offset : offset + 1024], format="flt", layout="mono")
+                frame.sample_rate, frame.pts = sample_rate, offset
+                container.mux(sound.encode(frame))
+            container.mux(sound.encode())
     return path
 
 
 def write_synthetic_video(path: str | os.PathLike, scenes: list[SceneSpec], fps: float = 25.0,
-                          size: tuple[int, int] = (256, 256), sample_rate: int = 16000, seed: int = 0) -> ClipTruth:
+                          size: tuple[int, int] = (256, 256), sample_rate: int = 16000,
+                          seed: int | np.random.Generator = 0) -> ClipTruth:
+    """`render_clip`, then `write_mp4` to `path`; returns the ground truth."""
     frames, audio, truth = render_clip(scenes, fps, size, sample_rate, seed)
     write_mp4(path, frames, fps, audio, sample_rate)
     return truth
 
 
-# --- demo set and bad inputs ------------------------------------------------------------------
+# --- demo set and bad inputs -------------------------------------------------------------------
 
 
-def _events_scene(rng: np.random.Generator, duration_s: float, style: EventStyle, sound: SoundStyle,
-                  kind: SceneKind = "events", after: SceneSpec | None = None) -> SceneSpec:
-    # A background far from the previous shot's, so the cut is a hard one.
-    background = _distinct_color(rng, after.background if after is not None else None)
-    count = int(rng.integers(1, 3))
-    objects = tuple(random_object(rng, duration_s, style, sound, background) for _ in range(count))
-    return SceneSpec(kind, duration_s, background, objects, bool(rng.random() < 0.3), int(rng.integers(1 << 31)))
+def _demo_scenes(rng: np.random.Generator, style: EventStyle, sound: SoundStyle, shape: Shape, variant: int,
+                 odd_kind: SceneKind) -> list[SceneSpec]:
+    """Variant 0: one clean shot of 6–9 s. Variant 1: 2–3 shots with hard cuts. Otherwise: a shot
+    of `odd_kind` (≥ 3.5 s, so a whole 3 s window fits in it) after or between event shots."""
+    if variant == 0:
+        kinds, lengths = ["events"], [rng.uniform(6, 9)]
+    elif variant == 1:
+        count = int(rng.integers(2, 4))
+        kinds, lengths = ["events"] * count, list(rng.uniform(3.2, 4.5 if count == 2 else 3.8, count))
+    else:
+        kinds = ["events", odd_kind] + (["events"] if rng.random() < 0.5 else [])
+        lengths = list(rng.uniform(3.6, 4.0, len(kinds)))
+    scenes: list[SceneSpec] = []
+    for kind, length in zip(kinds, lengths):
+        scenes.append(random_scene(rng, kind, round(float(length), 2), style=style, sound=sound, shape=shape,
+                                   after=scenes[-1] if scenes else None))
+    return scenes
 
 
-def make_demo_set(root: str | os.PathLike, seed: int = 0, videos_per_class: int = 4,
-                  size: tuple[int, int] = (320, 240), fps: float = 25.0) -> dict[str, dict]:
-    """Write `root/<label>/<label>_<i>.mp4` for each demo class, 6–12 s each.
+def make_demo_set(root: str | os.PathLike, seed: int = 0, videos_per_class: int = 3,
+                  size: tuple[int, int] = (256, 192), fps: float = 25.0,
+                  classes: dict[str, tuple[EventStyle, SoundStyle, Shape]] | None = None) -> dict[str, ClipTruth]:
+    """Write a small labelled set `root/<label>/<label>_<i>.mp4`, 6–12 s each, deterministic in `seed`.
 
-    Video 0 of each class is one clean shot; the others have 2–3 shots separated by hard cuts,
-    one of which may be static, silent or chaotic (so the filters have something to drop).
-    Ground truth per file is returned and written to `root/_truth.json`.
+    Per class: video 0 is one clean shot, video 1 has 2–3 shots with hard cuts, videos 2+ hold a
+    static, silent or chaos shot (the kinds cycle over the whole set, so each appears once
+    there are 3 such videos). The ground truth of every video, keyed by its path relative to
+    `root` with "/" (the label is the first part), is returned and written as
+    `root/_truth.json` ({relative path: ClipTruth.to_dict()}).
     """
     root = Path(root)
     rng = np.random.default_rng(seed)
-    truths: dict[str, dict] = {}
-    for label, (style, sound) in DEMO_CLASSES.items():
+    odd_kinds: list[SceneKind] = ["static", "silent", "chaos"]
+    truths: dict[str, ClipTruth] = {}
+    n_odd = 0
+    for label, (style, sound, shape) in (classes or DEMO_CLASSES).items():
         for i in range(videos_per_class):
-            if i == 0:
-                scenes = [_events_scene(rng, float(rng.uniform(6, 10)), style, sound)]
-            else:
-                n_scenes = int(rng.integers(2, 4))
-                odd_at, odd = int(rng.integers(n_scenes)), str(rng.choice(["static", "silent", "chaos", "events"]))
-                scenes: list[SceneSpec] = []
-                for j in range(n_scenes):
-                    kind = odd if j == odd_at else "events"
-                    scenes.append(_events_scene(rng, float(rng.uniform(3.5, 5)), style, sound, kind,
-                                                scenes[-1] if scenes else None))
+            odd = odd_kinds[n_odd % len(odd_kinds)]
+            n_odd += i >= 2
+            scenes = _demo_scenes(rng, style, sound, shape, i, odd)
             relative = f"{label}/{label}_{i}.mp4"
-            truth = write_synthetic_video(root / relative, scenes, fps, size, seed=int(rng.integers(1 << 31)))
-            truths[relative] = asdict(truth)
-    (root / "_truth.json").write_text(json.dumps(truths, indent=1))
+            truths[relative] = write_synthetic_video(root / relative, scenes, fps, size, seed=rng)
+    (root / "_truth.json").write_text(json.dumps({k: v.to_dict() for k, v in truths.items()}, indent=1))
     return truths
 
 
 def write_bad_inputs(root: str | os.PathLike, seed: int = 0) -> dict[Path, str]:
-    """Broken and unsuitable files, each mapped to the reason `curation.media` gives it."""
+    """Write broken or unusable files into `root`, each mapped to the `MediaError.reason` that
+    `curation.media.probe` / `decode` give it (checked in tests/curation/sources/test_synthetic.py)."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    scene = [_events_scene(np.random.default_rng(seed), 3.0, "bounce", "click")]
-    frames, audio, _ = render_clip(scene, 25.0, (128, 96), 16000, seed)
-    good = write_mp4(root / "_good.mp4", frames, 25.0, audio)
-    data = good.read_bytes()
-    good.unlink()
+    rng = np.random.default_rng(seed)
+    frames, audio, _ = render_clip([random_scene(rng, "events", 2.0)], 25.0, (128, 96), 16000, rng)
     expected: dict[Path, str] = {}
-    (root / "empty.mp4").write_bytes(b"")
-    expected[root / "empty.mp4"] = "empty_file"
-    (root / "text.mp4").write_text("This is a text file with a video's name.\n" * 40)
-    expected[root / "text.mp4"] = "not_a_video"
-    # Cut mid-file: the index (moov) atom sits at the end, so the container cannot be parsed.
-    (root / "truncated.mp4").write_bytes(data[: len(data) * 3 // 10])
-    expected[root / "truncated.mp4"] = "not_a_video"
-    write_mp4(root / "no_audio.mp4", frames, 25.0, None)
-    expected[root / "no_audio.mp4"] = "no_audio"
-    write_mp4(root / "audio_only.mp4", None, 25.0, audio)
-    expected[root / "audio_only.mp4"] = "no_video_stream"
-    # One frame in a NUT container (named .mp4): the stream lasts 0 s.
-    with av.open(str(root / "zero_duration.mp4"), "w", format="nut") as container:
+
+    def bad(name: str, reason: str) -> Path:
+        expected[root / name] = reason
+        return root / name
+
+    bad("empty.mp4", "empty_file").write_bytes(b"")
+    bad("text.mp4", "not_a_video").write_text("Not a video, just text with a video's name.\n" * 20)
+    # PyAV's mp4 muxer writes the index (moov) last: the first 30 % has none, nothing to parse.
+    data = write_mp4(root / "_whole.mp4", frames, 25.0, audio).read_bytes()
+    bad("truncated.mp4", "not_a_video").write_bytes(data[: len(data) * 3 // 10])
+    # With the index up front the headers probe fine and the damage shows when decoding. Cut
+    # points are chosen by packet: only a cut inside an audio packet makes the (AAC) decoder fail;
+    # a cut elsewhere decodes to fewer frames than the header promises, which curation.media
+    # does not flag (see test_synthetic.py).
+    whole = write_mp4(root / "_whole.mp4", frames, 25.0, audio, movflags="faststart")
+    data = whole.read_bytes()
+    with av.open(str(whole)) as container:
+        packets = [(p.pos, p.size, p.stream.type) for p in container.demux() if p.size and p.pos is not None]
+    audio_packets = [(pos, size) for pos, size, kind in packets if kind == "audio" and pos > len(data) * 0.3]
+    pos, size = audio_packets[0]
+    bad("truncated_in_audio.mp4", "decode_error").write_bytes(data[: pos + size // 2])
+    bad("index_only.mp4", "no_frames").write_bytes(data[: min(pos for pos, _, _ in packets)])
+    whole.unlink()
+    write_mp4(bad("no_audio.mp4", "no_audio"), frames, 25.0, None)
+    write_mp4(bad("audio_only.mp4", "no_video_stream"), None, 25.0, audio)
+    # Video and audio streams, no frame at all. A plain mp4 drops empty tracks (that would read as
+    # "no video stream"); a fragmented one keeps them in its up-front header, with 0 s duration.
+    with av.open(str(bad("zero_duration.mp4", "zero_duration")), "w", format="mp4",
+                 options={"movflags": "frag_keyframe+empty_moov"}) as container:
         stream = container.add_stream("libx264", rate=25)
-        stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
-        for packet in [*stream.encode(av.VideoFrame.from_ndarray(frames[0, :64, :64].copy(), format="rgb24")),
-                       *stream.encode()]:
-            container.mux(packet)
-    expected[root / "zero_duration.mp4"] = "zero_duration"
+        stream.width, stream.height, stream.pix_fmt = 128, 96, "yuv420p"
+        container.add_stream("aac", rate=16000, layout="mono")
+        container.start_encoding()
     return expected
 
+
+__all__ = [
+    "DEMO_CLASSES", "EVENT_STYLES", "SOUND_STYLES", "ClipTruth", "DistractorSpec", "ObjectSpec", "SceneSpec",
+    "SceneTruth", "event_schedule", "event_sound", "make_demo_set", "random_background", "random_distractor",
+    "random_object", "random_object_color", "random_scene", "random_scenes", "render_clip", "render_scene_audio",
+    "render_scene_frames", "write_bad_inputs", "write_mp4", "write_synthetic_video",
+]
