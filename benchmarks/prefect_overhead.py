@@ -6,7 +6,8 @@ Prefect API, with task runs, artifacts and logs) and `python -m flows.demo --wit
 output folder. Prefect's share = (with − without) / with. Target: ≤ 5 %.
 
 Also reported: the embedded API's own start-up time (cold: new PREFECT_HOME; warm: reused),
-which the demo overlaps with generating its videos.
+which the demo overlaps with generating its videos, and the same demo against an already
+running `prefect server` (the `make server` workflow), where no start-up is paid per run.
 
     .venv/bin/python -m benchmarks.prefect_overhead [--repeats 3]
 """
@@ -15,11 +16,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 from benchmarks.common import REPO, machine, write_result
@@ -39,6 +43,24 @@ def _api_start(env: dict) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
+def _start_server(env: dict) -> tuple[subprocess.Popen, str]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen([str(Path(sys.executable).parent / "prefect"), "server", "start", "--host", "127.0.0.1",
+                               "--port", str(port)], env=env, start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2):
+                return server, f"http://127.0.0.1:{port}/api"
+        except OSError:
+            time.sleep(0.5)
+    os.killpg(server.pid, signal.SIGKILL)
+    raise TimeoutError("prefect server did not start")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -49,16 +71,26 @@ def main() -> None:
         env.pop("PREFECT_API_URL", None)
         cold = _api_start(env)
         warm = _api_start(env)
-        for i in range(args.repeats):
-            with_prefect.append(_wall([sys.executable, "-m", "flows.demo", "--out", f"{scratch}/a{i}"], env))
-            without.append(_wall([sys.executable, "-m", "flows.demo", "--out", f"{scratch}/b{i}", "--without-prefect"], env))
-    flow, plain = statistics.median(with_prefect), statistics.median(without)
+        server, api_url = _start_server(env)
+        served = []
+        try:
+            for i in range(args.repeats):
+                with_prefect.append(_wall([sys.executable, "-m", "flows.demo", "--out", f"{scratch}/a{i}"], env))
+                without.append(_wall([sys.executable, "-m", "flows.demo", "--out", f"{scratch}/b{i}", "--without-prefect"], env))
+                served.append(_wall([sys.executable, "-m", "flows.demo", "--out", f"{scratch}/c{i}"],
+                                    dict(env, PREFECT_API_URL=api_url)))
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+    flow, plain, on_server = statistics.median(with_prefect), statistics.median(without), statistics.median(served)
     lines = [
         f"| run (median of {args.repeats}, fresh process and output each) | wall time (s) |",
         "|---|---|",
         f"| `python -m flows.demo` (Prefect flow on the embedded API) | {flow:.1f} |",
         f"| `python -m flows.demo --without-prefect` (same steps, plain calls) | {plain:.1f} |",
         f"| **Prefect's share of the demo's wall time** | **{100 * (flow - plain) / flow:.1f} %** |",
+        f"| `python -m flows.demo` against a running `prefect server` (`make server`) | {on_server:.1f} |",
+        f"| Prefect's share with a running server | {100 * (on_server - plain) / on_server:.1f} % |",
         f"| embedded API start-up alone, cold (new PREFECT_HOME) / warm | {cold:.1f} / {warm:.1f} |",
     ]
     write_result("prefect_overhead", f"Machine: {machine()}\n\n" + "\n".join(lines) + "\n")
