@@ -20,11 +20,11 @@ import pyarrow as pa
 from curation import manifest
 from curation.config import CurationConfig
 from curation.filters import apply_filters
-from curation.media import MediaError, decode, probe
+from curation.media import DecodedMedia, MediaError, decode, probe
 from curation.metrics import VideoWindows, compute_metrics
 from curation.scenes import SceneCutter
 from curation.sources import SourceItem
-from curation.windows import scene_windows
+from curation.windows import Window, scene_windows
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +65,8 @@ class _Decoded:
     item: SourceItem
     path: str
     video_row: dict
-    windows: list
-    media: object
+    windows: list[Window]
+    media: DecodedMedia
 
 
 def _decode_for_analysis(item: SourceItem, path: str, config: CurationConfig) -> _Decoded | VideoResult:
@@ -194,8 +194,11 @@ def fetch_batch(items: Sequence[SourceItem], out_dir: Path, config: CurationConf
             if result.ok:
                 resolved[item.video_id] = str(result.path)
             else:
-                reason = "unsafe_id" if result.reason == "unsafe_id" else "download_failed"
-                resolved[item.video_id] = failed_result(item, reason, result.reason or "", retryable=result.transient)
+                if result.reason == "unsafe_id":
+                    resolved[item.video_id] = failed_result(item, "unsafe_id", "id or start outside [A-Za-z0-9_-] / a number")
+                else:
+                    resolved[item.video_id] = failed_result(item, "download_failed", result.reason or "",
+                                                            retryable=result.transient)
     return resolved
 
 
