@@ -11,6 +11,7 @@ Resumable through the run folder's checkpoints (a rerun with the same `out` cont
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -102,11 +103,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-steps", type=int)
     parser.add_argument("--max-minutes", type=float)
     parser.add_argument("--init-from")
+    parser.add_argument("--eval-videos", type=int, default=100, help="held-out generated videos (synthetic runs)")
     args = parser.parse_args(argv)
     result = train_sync_classifier(out=args.out, manifest=args.manifest, synthetic=args.synthetic, preset=args.preset,
                                    config=args.config, max_steps=args.max_steps, max_minutes=args.max_minutes,
-                                   init_from=args.init_from)
-    print(result)
+                                   init_from=args.init_from, eval_synthetic_videos=args.eval_videos)
+    print(json.dumps(result, indent=2))
     return 0
 
 

@@ -10,7 +10,9 @@ Config (`metric_options: {psync: {...}}`):
 
 Columns: `psync` (0..1), `sync_score` (φ of the synchronized pair), `sync_offset_s` (shift of
 the best-scoring candidate; 0 = the classifier finds the window synchronized). Windows too
-short for a 2 s clip get NaN. The model is loaded once per process and (checkpoint, device).
+short for a 2 s clip get NaN. Candidates must lie inside the video, so a window within 2 s of
+either end competes against fewer of them (PSync reads a little higher there). The model is
+loaded once per process and (checkpoint, device).
 Analysis frames at ≥ 12 fps (`media.fps`) resolve the candidate shifts best.
 """
 

@@ -1,0 +1,152 @@
+"""Model inputs from decoded media: log-mel spectrograms and normalised frame stacks.
+
+Audio (SPEC, ImageBind's recipe): 16 kHz mono, 2 s (the centre 2 s if longer), minus its mean,
+Kaldi fbank (HTK-compatible mel, Hanning window, 25 ms frames, 10 ms hop, 128 bins, no dither,
+no energy), transposed to (mel, time), zero-padded or cut to 204 frames, then (x + 4.268) / 9.138.
+
+Video: frames sampled at 6 fps by nearest timestamp from the decoded frames, short side resized
+to the model's image size, centre-cropped, CLIP mean/std.
+
+Many clips of one video overlap (21 training clips 0.2 s apart, 31 evaluation clips 0.04 s
+apart), so both halves work on the whole excerpt once and then slice: `clip_fbanks` computes
+one fbank and cuts windows when the clip starts fall on the 10 ms hop grid (exactly what
+per-clip fbanks give, since Kaldi removes each frame's DC offset itself), and `clip_videos`
+resizes each source frame once and gathers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import torchaudio
+
+from sync_classifier.config import CLIP_MEAN, CLIP_STD, ModelConfig
+
+_FRAME_LENGTH_MS = 25.0
+_FRAME_SHIFT_MS = 10.0
+
+
+def _kaldi_fbank(waveform: torch.Tensor, config: ModelConfig) -> torch.Tensor:
+    """(S,) float waveform → (T, mel) raw log-mel frames (snip_edges: T = 1 + (S - 400) // 160)."""
+    return torchaudio.compliance.kaldi.fbank(
+        waveform[None].float(),
+        htk_compat=True,
+        sample_frequency=config.sample_rate,
+        use_energy=False,
+        window_type="hanning",
+        num_mel_bins=config.num_mel_bins,
+        dither=0.0,
+        frame_length=_FRAME_LENGTH_MS,
+        frame_shift=_FRAME_SHIFT_MS,
+    )
+
+
+def _pad_normalise(fbank: torch.Tensor, config: ModelConfig) -> torch.Tensor:
+    """(T, mel) → (1, mel, fbank_frames): zero-pad or cut in time (before normalising, as
+    ImageBind does), then standardise with the fixed dataset statistics."""
+    fbank = fbank.transpose(0, 1)
+    missing = config.fbank_frames - fbank.shape[1]
+    fbank = F.pad(fbank, (0, missing)) if missing > 0 else fbank[:, : config.fbank_frames]
+    return ((fbank - config.fbank_mean) / config.fbank_std)[None]
+
+
+def audio_to_fbank(waveform: np.ndarray | torch.Tensor, config: ModelConfig) -> torch.Tensor:
+    """One clip: (S,) mono float at `config.sample_rate` → (1, 128, 204) normalised log-mel.
+
+    Longer input is cut to its centre `clip_s` seconds; shorter input is used as is (the
+    spectrogram is zero-padded). The reference implementation of the audio input.
+    """
+    waveform = torch.as_tensor(np.asarray(waveform, dtype=np.float32) if isinstance(waveform, np.ndarray) else waveform)
+    target = round(config.clip_s * config.sample_rate)
+    if len(waveform) > target:
+        start = (len(waveform) - target) // 2
+        waveform = waveform[start : start + target]
+    if len(waveform) < round(_FRAME_LENGTH_MS * config.sample_rate / 1000):
+        raise ValueError(f"audio clip of {len(waveform)} samples is shorter than one 25 ms frame")
+    waveform = waveform - waveform.mean()
+    return _pad_normalise(_kaldi_fbank(waveform, config), config)
+
+
+def clip_fbanks(audio: np.ndarray, starts_s: Sequence[float], config: ModelConfig) -> torch.Tensor:
+    """Spectrograms of many clips of one waveform: (S,) mono at `config.sample_rate`, clip
+    start times in seconds from sample 0 → (K, 1, 128, 204).
+
+    Clips reaching past the waveform are zero-padded audio. When every start is a whole number
+    of 10 ms hops from the first, one fbank of the covered span is computed and sliced;
+    otherwise each clip is computed on its own.
+    """
+    sr = config.sample_rate
+    clip_len = round(config.clip_s * sr)
+    hop = round(_FRAME_SHIFT_MS * sr / 1000)
+    first = [round(s * sr) for s in starts_s]
+    if not first:
+        return torch.zeros(0, 1, config.num_mel_bins, config.fbank_frames)
+    lo, hi = min(first), max(first) + clip_len
+    span = np.zeros(hi - lo, dtype=np.float32)
+    src_lo, src_hi = max(lo, 0), min(hi, len(audio))
+    if src_hi > src_lo:
+        span[src_lo - lo : src_hi - lo] = audio[src_lo:src_hi]
+    span_t = torch.from_numpy(span)
+    offsets = [f - lo for f in first]
+    if all(o % hop == 0 for o in offsets):
+        frames_per_clip = 1 + (clip_len - round(_FRAME_LENGTH_MS * sr / 1000)) // hop
+        fbank = _kaldi_fbank(span_t, config)  # (T_span, mel)
+        return torch.stack([_pad_normalise(fbank[o // hop : o // hop + frames_per_clip], config) for o in offsets])
+    return torch.stack([audio_to_fbank(span_t[o : o + clip_len], config) for o in offsets])
+
+
+def square_frames(frames: np.ndarray, image_size: int) -> torch.Tensor:
+    """(N, H, W, 3) uint8 RGB → (N, 3, S, S) float in [0, 1]: short side resized to S
+    (bicubic, antialiased; skipped when it already is S), then a centre crop."""
+    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float().div_(255.0)
+    h, w = x.shape[-2:]
+    if min(h, w) != image_size:
+        scale = image_size / min(h, w)
+        size = (max(image_size, round(h * scale)), max(image_size, round(w * scale)))
+        x = F.interpolate(x, size=size, mode="bicubic", antialias=True, align_corners=False).clamp_(0, 1)
+        h, w = size
+    top, left = (h - image_size) // 2, (w - image_size) // 2
+    return x[:, :, top : top + image_size, left : left + image_size]
+
+
+def frames_to_tensor(frames: np.ndarray, image_size: int) -> torch.Tensor:
+    """(N, H, W, 3) uint8 RGB → (N, 3, S, S) float: `square_frames`, then CLIP normalisation."""
+    x = square_frames(frames, image_size)
+    mean = torch.tensor(CLIP_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(CLIP_STD).view(1, 3, 1, 1)
+    return ((x - mean) / std).contiguous()
+
+
+def clip_frame_indices(starts_s: Sequence[float], source_fps: float, num_source: int, config: ModelConfig) -> np.ndarray:
+    """(K, F) indices into frames decoded at `source_fps` (frame k at k / fps s): for each clip
+    start, the source frame nearest to each of the clip's `num_frames` timestamps at
+    `video_fps`. Indices are clamped to the available frames."""
+    times = np.asarray(starts_s, dtype=np.float64)[:, None] + np.arange(config.num_frames) / config.video_fps
+    # Nearest timestamp; an exact half-way tie picks the earlier frame (as an argmin over |Δt| does).
+    index = np.ceil(times * source_fps - 0.5 - 1e-9).astype(np.int64)
+    return np.clip(index, 0, num_source - 1)
+
+
+def clip_videos(frames: np.ndarray, source_fps: float, starts_s: Sequence[float], config: ModelConfig,
+                flip: np.ndarray | None = None) -> torch.Tensor:
+    """Video inputs of many clips of one decoded video: frames (N, H, W, 3) uint8 at
+    `source_fps`, clip starts in seconds from frame 0 → (K, 3, F, S, S). `flip` (K,) bool
+    mirrors chosen clips horizontally. Only the source frames that some clip uses are resized."""
+    index = clip_frame_indices(starts_s, source_fps, len(frames), config)
+    used, inverse = np.unique(index, return_inverse=True)
+    images = frames_to_tensor(frames[used], config.image_size)  # (U, 3, S, S)
+    video = images[torch.from_numpy(inverse.reshape(index.shape))]  # (K, F, 3, S, S)
+    video = video.permute(0, 2, 1, 3, 4).contiguous()
+    if flip is not None and np.any(flip):
+        mask = torch.from_numpy(np.asarray(flip, dtype=bool))
+        video[mask] = video[mask].flip(-1)
+    return video
+
+
+def required_span_s(num: int, step_s: float, config: ModelConfig) -> float:
+    """Seconds of media that `num` clips `step_s` apart cover (first start to last end)."""
+    return (num - 1) * step_s + config.clip_s
+

@@ -1,0 +1,264 @@
+"""PSync, RelSync and AlignSync (paper Eqs. 1-4, SPEC) and `python -m sync_classifier.sync_metrics`.
+
+- PSync(a, v)   = softmax_j φ(a, v_j) at the synchronized candidate, over temporally shifted
+                  video clips v_j of the same video (Eq. 1 without τ). Curation scores windows with it.
+- RelSync(a, v̂, v) = softmax([φ(a, v), φ(a, v̂)])[1]: generated video v̂ against the reference v;
+                  0.5 = as synchronized as the ground truth (Eq. 2).
+- P_Align = mean over generated frames i = 2..F of softmax([IA(a, v_1), IA(a, v̂_i)])[1] with v_1
+                  the ground-truth first frame; AlignSync = P_Align · RelSync (Eqs. 3-4). IA is a raw
+                  image-audio cosine similarity from an `ImageAudioScorer` (ImageBind in the project).
+
+CLI, over files (the generated video is 12 frames at 6 fps; longer inputs use their centre 2 s):
+
+    python -m sync_classifier.sync_metrics --checkpoint runs/sync/final \
+        --video generated.mp4 --reference ground_truth.mp4 [--audio input.wav]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+import wave
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import torch
+
+from curation.config import MediaConfig
+from curation.media import DecodedMedia, MediaError, decode, probe
+from sync_classifier.model import SyncClassifier
+from sync_classifier.preprocessing import audio_to_fbank, clip_fbanks, clip_videos, square_frames
+
+# Frames handed to an ImageAudioScorer: centre-cropped squares of this side (ImageBind's input size).
+SCORER_IMAGE_SIZE = 224
+
+
+# ---- formulas -------------------------------------------------------------------------------
+
+def _softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    z = np.exp(x - x.max(axis=axis, keepdims=True))
+    return z / z.sum(axis=axis, keepdims=True)
+
+
+def psync(scores: np.ndarray, synced_index: int | np.ndarray) -> np.ndarray:
+    """scores (..., K) of one audio against K shifted videos → (...) probability of the
+    synchronized one (plain softmax, no temperature)."""
+    probs = _softmax(scores)
+    index = np.broadcast_to(np.asarray(synced_index, dtype=np.int64), probs.shape[:-1])
+    return np.take_along_axis(probs, index[..., None], -1)[..., 0]
+
+
+def relsync(score_generated: np.ndarray | float, score_reference: np.ndarray | float) -> np.ndarray:
+    """softmax([φ(a, v_ref), φ(a, v_gen)])[1] elementwise; 0.5 when both are equal."""
+    return _softmax(np.stack([np.asarray(score_reference, float), np.asarray(score_generated, float)], -1))[..., 1]
+
+
+def align_probability(ia_first_frame: float, ia_generated: np.ndarray) -> float:
+    """P_Align: mean over generated frames of softmax([IA(a, v_1), IA(a, v̂_i)])[1]."""
+    ia_generated = np.asarray(ia_generated, dtype=np.float64)
+    pairs = np.stack([np.full_like(ia_generated, ia_first_frame), ia_generated], -1)
+    return float(_softmax(pairs)[..., 1].mean())
+
+
+def alignsync(relsync_value: float, align_prob: float) -> float:
+    return float(align_prob * relsync_value)
+
+
+@runtime_checkable
+class ImageAudioScorer(Protocol):
+    """Image-audio alignment (IA) scores; the ImageBind encoder implements it."""
+
+    def image_audio_scores(self, images: np.ndarray, audio: np.ndarray, sample_rate: int) -> np.ndarray:
+        """images (N, 224, 224, 3) uint8 RGB, audio (S,) float32 mono at `sample_rate` Hz →
+        (N,) raw cosine similarity of each image's embedding with the audio's (not ×100)."""
+        ...
+
+
+# ---- PSync over curation windows ------------------------------------------------------------
+
+@torch.no_grad()
+def window_psync(model: SyncClassifier, media: DecodedMedia, windows: Sequence[tuple[float, float]],
+                 shift_s: float = 0.2, max_offset_s: float = 2.0, batch_size: int = 64) -> dict[str, np.ndarray]:
+    """PSync of each window [start_s, end_s) (seconds on the media's timeline).
+
+    The audio is the 2 s centred in the window; candidates are the video clips starting at the
+    same time ± k·shift_s for |k·shift_s| ≤ max_offset_s (21 candidates 0.2 s apart by default,
+    as in training), keeping those inside the media. Clips are encoded once per video and
+    shared by overlapping windows. Returns per window `psync`, `sync_score` (φ of the
+    synchronized pair) and `sync_offset_s` (video shift of the best-scoring candidate).
+    """
+    cfg = model.config
+    n = len(windows)
+    out = {"psync": np.full(n, np.nan), "sync_score": np.full(n, np.nan), "sync_offset_s": np.full(n, np.nan)}
+    k_max = int(np.floor(max_offset_s / shift_s + 1e-9))
+    offsets = np.arange(-k_max, k_max + 1) * shift_s
+    limit = media.duration_s - cfg.clip_s + 1e-6
+    audio_starts, candidates = [], []
+    for start, end in windows:
+        a_start = (start + end) / 2 - cfg.clip_s / 2
+        keep = [(o, round(a_start + o, 4)) for o in offsets if -1e-6 <= a_start + o <= limit]
+        audio_starts.append(a_start)
+        candidates.append(keep)
+    valid = [i for i in range(n) if -1e-6 <= audio_starts[i] <= limit and candidates[i]]
+    if not valid:
+        return out
+    video_starts = sorted({s for i in valid for _, s in candidates[i]})
+    position = {s: j for j, s in enumerate(video_starts)}
+    device = model.device
+    audio_emb = torch.cat([
+        model.encode_audio(clip_fbanks(media.audio, [audio_starts[i] for i in valid[b : b + batch_size]], cfg).to(device))
+        for b in range(0, len(valid), batch_size)
+    ])
+    video_emb = torch.cat([
+        model.encode_video(clip_videos(media.frames, media.fps, video_starts[b : b + batch_size], cfg).to(device))
+        for b in range(0, len(video_starts), batch_size)
+    ])
+    for row, i in enumerate(valid):
+        index = [position[s] for _, s in candidates[i]]
+        scores = model.head.all_pairs(audio_emb[row : row + 1], video_emb[index])[0].float().cpu().numpy()
+        synced = int(np.argmin([abs(o) for o, _ in candidates[i]]))
+        out["psync"][i] = psync(scores, synced)
+        out["sync_score"][i] = scores[synced]
+        out["sync_offset_s"][i] = candidates[i][int(np.argmax(scores))][0]
+    return out
+
+
+# ---- RelSync / AlignSync over files --------------------------------------------------------
+
+@dataclass(frozen=True)
+class SyncReport:
+    score_generated: float  # φ(a, v̂)
+    score_reference: float  # φ(a, v)
+    relsync: float
+    align_probability: float | None = None
+    alignsync: float | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _square_uint8(frames: np.ndarray, size: int = SCORER_IMAGE_SIZE) -> np.ndarray:
+    x = square_frames(frames, size).mul_(255.0).round_().to(torch.uint8)
+    return x.permute(0, 2, 3, 1).numpy()
+
+
+def _centre_excerpt(frames: np.ndarray, fps: float, count: int) -> np.ndarray:
+    if len(frames) < count:
+        raise ValueError(f"video has {len(frames)} frames at {fps:g} fps; need {count}")
+    start = (len(frames) - count) // 2
+    return frames[start : start + count]
+
+
+def read_audio(path: str | Path, sample_rate: int) -> np.ndarray:
+    """Mono float32 audio of a file at `sample_rate`: a video's audio track through
+    `curation.media.decode`, or a PCM .wav file (read with the standard library)."""
+    path = Path(path)
+    if path.suffix.lower() == ".wav":
+        with wave.open(str(path)) as handle:
+            width, channels, rate = handle.getsampwidth(), handle.getnchannels(), handle.getframerate()
+            raw = handle.readframes(handle.getnframes())
+        if width not in (1, 2, 4):
+            raise ValueError(f"{path}: unsupported {8 * width}-bit PCM")
+        dtype = {1: np.uint8, 2: np.int16, 4: np.int32}[width]
+        samples = np.frombuffer(raw, dtype=dtype).astype(np.float32)
+        samples = (samples - 128) / 128 if width == 1 else samples / float(np.iinfo(dtype).max)
+        samples = samples.reshape(-1, channels).mean(axis=1)
+        if rate != sample_rate:
+            import torchaudio
+
+            samples = torchaudio.functional.resample(torch.from_numpy(samples), rate, sample_rate).numpy()
+        return samples.astype(np.float32)
+    return decode(path, MediaConfig(fps=1.0, short_side=16, sample_rate=sample_rate)).audio
+
+
+def read_clip_frames(path: str | Path, fps: float, num_frames: int, short_side: int = 224) -> np.ndarray:
+    """The centre `num_frames` frames at `fps` of a video: (F, H, W, 3) uint8."""
+    info = probe(path, MediaConfig(require_audio=False))
+    media = decode(path, MediaConfig(fps=fps, short_side=short_side, require_audio=False), info=info)
+    return _centre_excerpt(media.frames, fps, num_frames)
+
+
+@torch.no_grad()
+def sync_report(model: SyncClassifier, audio: np.ndarray, generated: np.ndarray, reference: np.ndarray,
+                scorer: ImageAudioScorer | None = None) -> SyncReport:
+    """RelSync (and AlignSync when `scorer` is given) of one generated clip.
+
+    audio (S,) mono at the model's rate (its centre 2 s is used); generated / reference
+    (F, H, W, 3) uint8 frames at the model's 6 fps.
+    """
+    cfg = model.config
+    fbank = audio_to_fbank(audio, cfg)[None].to(model.device)  # (1, 1, mel, T)
+    starts = [0.0]
+    videos = torch.cat([clip_videos(frames, cfg.video_fps, starts, cfg) for frames in (generated, reference)])
+    scores = model.head.all_pairs(model.encode_audio(fbank), model.encode_video(videos.to(model.device)))[0]
+    s_gen, s_ref = (float(x) for x in scores.float().cpu())
+    rel = float(relsync(s_gen, s_ref))
+    if scorer is None:
+        return SyncReport(s_gen, s_ref, rel)
+    target = round(cfg.clip_s * cfg.sample_rate)
+    if len(audio) > target:
+        start = (len(audio) - target) // 2
+        audio = audio[start : start + target]
+    # Ground-truth first frame, then generated frames 2..F, on one square grid (the two videos'
+    # sizes may differ; image encoders crop to a square anyway).
+    images = np.concatenate([_square_uint8(reference[:1]), _square_uint8(generated[1:])])
+    ia = np.asarray(scorer.image_audio_scores(images, audio.astype(np.float32), cfg.sample_rate), dtype=np.float64)
+    if ia.shape != (len(images),):
+        raise ValueError(f"scorer returned shape {ia.shape}, expected ({len(images)},)")
+    p_align = align_probability(ia[0], ia[1:])
+    return SyncReport(s_gen, s_ref, rel, p_align, alignsync(rel, p_align))
+
+
+def sync_report_for_files(model: SyncClassifier, generated: str | Path, reference: str | Path,
+                          audio: str | Path | None = None, scorer: ImageAudioScorer | None = None) -> SyncReport:
+    """`sync_report` on files. Without `audio`, the reference video's own audio track is used
+    (the ground-truth audio the generation was conditioned on)."""
+    cfg = model.config
+    short_side = max(cfg.image_size, 224)
+    gen_frames = read_clip_frames(generated, cfg.video_fps, cfg.num_frames, short_side)
+    ref_frames = read_clip_frames(reference, cfg.video_fps, cfg.num_frames, short_side)
+    waveform = read_audio(audio if audio is not None else reference, cfg.sample_rate)
+    return sync_report(model, waveform, gen_frames, ref_frames, scorer)
+
+
+def load_scorer(spec: str) -> ImageAudioScorer:
+    """`package.module:name` → an instance (a class or a factory is called without arguments)."""
+    module_name, _, attr = spec.partition(":")
+    if not attr:
+        raise ValueError(f"scorer {spec!r} must look like package.module:ClassOrFactory")
+    scorer = getattr(importlib.import_module(module_name), attr)()
+    if not isinstance(scorer, ImageAudioScorer):
+        raise TypeError(f"{spec} has no image_audio_scores(images, audio, sample_rate) method")
+    return scorer
+
+
+def main(argv: list[str] | None = None, scorer: ImageAudioScorer | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sync_classifier.sync_metrics", description=__doc__.split("\n")[0])
+    parser.add_argument("--checkpoint", required=True, help="sync classifier folder (config.json + model.safetensors)")
+    parser.add_argument("--video", required=True, help="generated video (12 frames at 6 fps)")
+    parser.add_argument("--reference", required=True, help="ground-truth video of the same clip")
+    parser.add_argument("--audio", help="conditioning audio (.wav or any video/audio container); "
+                        "default: the reference video's audio track")
+    parser.add_argument("--scorer", help="image-audio scorer for AlignSync, as package.module:ClassOrFactory")
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args(argv)
+    if args.scorer:
+        scorer = load_scorer(args.scorer)
+    model = SyncClassifier.from_pretrained(args.checkpoint, device=args.device)
+    try:
+        report = sync_report_for_files(model, args.video, args.reference, args.audio, scorer)
+    except (MediaError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(report.as_dict(), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

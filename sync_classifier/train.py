@@ -1,0 +1,289 @@
+"""Contrastive training of the sync classifier with accelerate; `python -m sync_classifier.train`.
+
+Each step draws `batch_size` videos × K = 21 clips (0.2 s apart), scores all K×K audio/video
+pairs per video and minimises the two-way cross-entropy at τ = 0.1 (`contrastive.py`).
+AdamW with linear warm-up to a constant rate, gradient clipping, bf16 autocast (real on CPU).
+
+Output folder:
+    checkpoints/step-000500/   resumable state (accelerate: model.safetensors, optimizer,
+                               scheduler, RNG) + model/ (config.json + model.safetensors)
+    final/                     the last model: config.json + model.safetensors (+ metrics.json)
+    logs/                      TensorBoard event files
+    config.yaml                the full resolved config of the run
+
+A rerun with the same --out resumes from the latest checkpoint (pass --no-resume to refuse).
+
+    python -m sync_classifier.train --preset tiny --synthetic --max-steps 150 --out runs/sync-demo
+    python -m sync_classifier.train --preset paper --manifest data/runs/vggss/clips.parquet \
+        --init-from AVID-CMA_Audioset_InstX-N1024-PosW-N64-Top32_checkpoint.pth.tar --out runs/sync
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import yaml
+from torch.utils.data import DataLoader
+
+from sync_classifier.config import SyncConfig, load_config
+from sync_classifier.contrastive import sync_contrastive_loss
+from sync_classifier.data import (
+    EpochShuffleSampler,
+    ManifestTrainingSet,
+    SyntheticTrainingSet,
+    collate_examples,
+    read_clip_manifest,
+)
+from sync_classifier.model import SyncClassifier
+
+log = logging.getLogger("sync_classifier.train")
+
+CHECKPOINTS = "checkpoints"
+FINAL = "final"
+STEP_FILE = "step.json"
+
+
+@dataclass
+class TrainResult:
+    out_dir: Path
+    final_model: Path
+    steps: int
+    resumed_from: int
+    seconds: float  # wall time
+    cpu_seconds: float  # CPU time of this process, all threads
+    history: list[dict] = field(default_factory=list)  # logged rows: step, loss, accuracies, lr
+    evaluations: list[dict] = field(default_factory=list)  # held-out sync accuracy rows
+
+
+def latest_checkpoint(out_dir: Path) -> Path | None:
+    """The newest complete checkpoint folder (its step file is written last)."""
+    folder = out_dir / CHECKPOINTS
+    if not folder.is_dir():
+        return None
+    done = sorted(p for p in folder.glob("step-*") if (p / STEP_FILE).is_file())
+    return done[-1] if done else None
+
+
+def _build_loader(config: SyncConfig, start_step: int, rank: int = 0, world: int = 1) -> DataLoader:
+    """Endless batches of the configured source for process `rank` of `world`, starting after
+    the `start_step` batches a resumed run has already used."""
+    data, model_cfg, train_cfg = config.data, config.model, config.train
+    if data.synthetic == bool(data.manifest):
+        raise ValueError("choose exactly one data source: data.synthetic=true or data.manifest=PATH")
+    common = dict(batch_size=train_cfg.batch_size, collate_fn=collate_examples, num_workers=data.num_workers,
+                  persistent_workers=data.num_workers > 0)
+    if data.synthetic:
+        dataset = SyntheticTrainingSet(model_cfg, data, seed=data.synthetic_seed,
+                                       start_index=start_step * train_cfg.batch_size, rank=rank)
+        return DataLoader(dataset, **common)
+    dataset = ManifestTrainingSet(read_clip_manifest(data.manifest, split=data.split), model_cfg, data,
+                                  seed=train_cfg.seed)
+    sampler = EpochShuffleSampler(len(dataset), seed=train_cfg.seed, skip=start_step * train_cfg.batch_size,
+                                  rank=rank, world=world)
+    return DataLoader(dataset, sampler=sampler, **common)
+
+
+def _flat(config: SyncConfig) -> dict:
+    out = {}
+    for section, values in config.model_dump().items():
+        for key, value in values.items():
+            out[f"{section}.{key}"] = value if isinstance(value, (int, float, str, bool)) else str(value)
+    return out
+
+
+def train(config: SyncConfig, out_dir: str | Path, resume: bool = True, eval_seed: int = 10_000) -> TrainResult:
+    """Train (or resume) into `out_dir`; returns where the final model is and what was logged."""
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
+    from accelerate.utils import set_seed
+
+    out_dir = Path(out_dir)
+    tc = config.train
+    if tc.num_threads:
+        torch.set_num_threads(tc.num_threads)
+    previous = latest_checkpoint(out_dir)
+    if previous is not None and not resume:
+        raise FileExistsError(f"{out_dir} already holds checkpoints; use another --out or allow resuming")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    saved_config = out_dir / "config.yaml"
+    if previous is not None and saved_config.is_file():
+        before = SyncConfig.model_validate(yaml.safe_load(saved_config.read_text()))
+        if before.model != config.model:
+            raise ValueError(f"{out_dir} was trained with a different model config; resume needs the same one")
+    saved_config.write_text(yaml.safe_dump(json.loads(config.model_dump_json()), sort_keys=False))
+
+    set_seed(tc.seed)
+    # One process may train several times (flows, tests): start from a fresh accelerate state.
+    AcceleratorState._reset_state(reset_partial_state=True)
+    accelerator = Accelerator(
+        # fp16 autocast does nothing on CPU: run such a config in fp32 there instead of pretending.
+        mixed_precision=tc.mixed_precision if torch.cuda.is_available() or tc.mixed_precision != "fp16" else "no",
+        log_with="tensorboard",
+        project_dir=str(out_dir),
+    )
+    model = SyncClassifier(config.model)
+    if tc.init_from and previous is None:
+        from sync_classifier.pretrained import load_avid_cma
+
+        report = load_avid_cma(model, tc.init_from)
+        log.info("encoders initialised from %s (%d tensors, %d keys ignored)", tc.init_from, report.loaded, len(report.ignored))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: min(1.0, (step + 1) / tc.warmup_steps) if tc.warmup_steps else 1.0
+    )
+    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    start_step = 0
+    if previous is not None:
+        accelerator.load_state(str(previous))
+        start_step = json.loads((previous / STEP_FILE).read_text())["step"]
+        log.info("resumed from %s (step %d)", previous, start_step)
+    # Each process draws its own batches (per-GPU batch_size, as in the paper's 4 x 8 GPUs).
+    batches = iter(_build_loader(config, start_step, accelerator.process_index, accelerator.num_processes))
+    accelerator.init_trackers("logs", config=_flat(config))
+
+    eval_media = None
+    if config.data.synthetic:  # held-out synthetic videos, disjoint seeds from the training stream
+        from sync_classifier.evaluate import synthetic_eval_media
+
+        eval_media = synthetic_eval_media(tc.eval_videos, config.model, config.data, seed=eval_seed)
+
+    def evaluate(step: int) -> dict | None:
+        if eval_media is None or not accelerator.is_main_process:
+            return None
+        from sync_classifier.evaluate import evaluate_media
+
+        with accelerator.autocast():
+            result = evaluate_media(accelerator.unwrap_model(model), eval_media)
+        row = {"step": step, "a2v": result.a2v, "v2a": result.v2a, "a2v_exact": result.a2v_exact,
+               "v2a_exact": result.v2a_exact, "videos": result.videos}
+        accelerator.log({"eval/a2v_accuracy": result.a2v, "eval/v2a_accuracy": result.v2a}, step=step)
+        log.info("step %d held-out sync accuracy (±5 of 31): A→V %.3f, V→A %.3f", step, result.a2v, result.v2a)
+        return row
+
+    def save_checkpoint(step: int) -> None:
+        folder = out_dir / CHECKPOINTS / f"step-{step:06d}"
+        accelerator.save_state(str(folder), safe_serialization=True)
+        accelerator.wait_for_everyone()
+        if accelerator.is_main_process:
+            accelerator.unwrap_model(model).save_pretrained(folder / "model")
+            (folder / STEP_FILE).write_text(json.dumps({"step": step}) + "\n")  # last: marks it complete
+            for old in sorted((out_dir / CHECKPOINTS).glob("step-*"))[: -tc.keep_checkpoints]:
+                shutil.rmtree(old, ignore_errors=True)
+
+    history, evaluations = [], []
+    started, cpu_started = time.perf_counter(), time.process_time()
+    step = start_step
+    model.train()
+    window = {"loss": 0.0, "a2v_acc": 0.0, "v2a_acc": 0.0, "n": 0}
+    tick = time.perf_counter()
+    while step < tc.max_steps:
+        batch = next(batches)
+        audio, video = batch["audio"].to(accelerator.device), batch["video"].to(accelerator.device)
+        with accelerator.autocast():
+            scores = model(audio, video)  # (B, K, K)
+        output = sync_contrastive_loss(scores, tc.tau)
+        accelerator.backward(output.loss)
+        accelerator.clip_grad_norm_(model.parameters(), tc.grad_clip)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        step += 1
+        window["loss"] += output.loss.item()
+        window["a2v_acc"] += output.a2v_accuracy.item()
+        window["v2a_acc"] += output.v2a_accuracy.item()
+        window["n"] += 1
+        out_of_time = (tc.max_minutes is not None and time.perf_counter() - started > 60 * tc.max_minutes) or (
+            tc.max_cpu_minutes is not None and time.process_time() - cpu_started > 60 * tc.max_cpu_minutes)
+        if step % tc.log_every == 0 or step == tc.max_steps or out_of_time:
+            n = window.pop("n")
+            row = {"step": step, **{k: v / n for k, v in window.items()}, "lr": scheduler.get_last_lr()[0],
+                   "seconds_per_step": (time.perf_counter() - tick) / n}
+            accelerator.log({f"train/{k}": v for k, v in row.items() if k != "step"}, step=step)
+            log.info("step %d loss %.4f acc a2v %.3f v2a %.3f (%.2f s/step)", step, row["loss"], row["a2v_acc"],
+                     row["v2a_acc"], row["seconds_per_step"])
+            history.append(row)
+            window = {"loss": 0.0, "a2v_acc": 0.0, "v2a_acc": 0.0, "n": 0}
+            tick = time.perf_counter()
+        if step % tc.checkpoint_every == 0 and step < tc.max_steps and not out_of_time:
+            save_checkpoint(step)
+        if tc.eval_every and step % tc.eval_every == 0 and step < tc.max_steps and not out_of_time:
+            if (row := evaluate(step)) is not None:
+                evaluations.append(row)
+        if out_of_time:
+            log.info("stopping at step %d: time budget reached (max_minutes=%s, max_cpu_minutes=%s)", step,
+                     tc.max_minutes, tc.max_cpu_minutes)
+            break
+
+    if step > start_step:
+        save_checkpoint(step)
+    final = out_dir / FINAL
+    if accelerator.is_main_process:
+        accelerator.unwrap_model(model).save_pretrained(final)
+        if (row := evaluate(step)) is not None:
+            evaluations.append(row)
+        (final / "metrics.json").write_text(json.dumps({"steps": step, "history": history[-5:],
+                                                        "evaluations": evaluations}, indent=2) + "\n")
+    accelerator.end_training()
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
+    log.info("done: %d steps in %.0f s (%.0f s CPU); model in %s", step, seconds, cpu_seconds, final)
+    return TrainResult(out_dir, final, step, start_step, seconds, cpu_seconds, history, evaluations)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m sync_classifier.train", description=__doc__.split("\n")[0])
+    parser.add_argument("--preset", default="tiny", choices=["tiny", "paper"], help="model size preset (default: %(default)s)")
+    parser.add_argument("--config", help="YAML file overriding any subset of the preset")
+    parser.add_argument("--out", required=True, help="run folder (checkpoints, logs, final model)")
+    parser.add_argument("--synthetic", action="store_true", help="train on generated audio-visual clips")
+    parser.add_argument("--manifest", help="Parquet clip manifest (path, start_s, end_s), e.g. curation's clips.parquet")
+    parser.add_argument("--split", help="manifest split to train on (e.g. train)")
+    parser.add_argument("--max-steps", type=int)
+    parser.add_argument("--max-minutes", type=float, help="stop and save after this much wall time")
+    parser.add_argument("--max-cpu-minutes", type=float, help="stop and save after this much process CPU time")
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--lr", type=float)
+    parser.add_argument("--threads", type=int, help="torch CPU threads")
+    parser.add_argument("--workers", type=int, help="DataLoader worker processes")
+    parser.add_argument("--init-from", help="AVID-CMA checkpoint for both encoders (paper preset)")
+    parser.add_argument("--no-resume", action="store_true", help="fail if --out already has checkpoints")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="any config override, e.g. --set train.tau=0.1 (repeatable)")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> SyncConfig:
+    overrides = list(args.set)
+    flags = {
+        "data.synthetic": True if args.synthetic else None, "data.manifest": args.manifest, "data.split": args.split,
+        "train.max_steps": args.max_steps, "train.max_minutes": args.max_minutes,
+        "train.max_cpu_minutes": args.max_cpu_minutes, "train.batch_size": args.batch_size,
+        "train.lr": args.lr, "train.num_threads": args.threads, "data.num_workers": args.workers,
+        "train.init_from": args.init_from,
+    }
+    overrides += [f"{key}={json.dumps(value)}" for key, value in flags.items() if value is not None]
+    return load_config(args.preset, args.config, overrides)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = config_from_args(args)
+    result = train(config, args.out, resume=not args.no_resume)
+    summary = {"final_model": str(result.final_model), "steps": result.steps, "seconds": round(result.seconds, 1),
+               "cpu_seconds": round(result.cpu_seconds, 1),
+               "last": result.history[-1] if result.history else None,
+               "held_out": result.evaluations[-1] if result.evaluations else None}
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
