@@ -13,6 +13,7 @@ generated videos (seeds [10000, i]; training uses [0, 0, i]). Target: ≥ 90 %.
 from __future__ import annotations
 
 import argparse
+import sys
 import json
 import logging
 import os
@@ -55,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     accuracy = evaluate_media(model, synthetic_eval_media(args.videos, model.config, config.data, seed=10_000))
     eval_s = time.perf_counter() - started
     curve = " → ".join(f"{r['step']}: {100 * (r['a2v'] + r['v2a']) / 2:.0f} %" for r in result.evaluations)
-    command = "python -m benchmarks.sync_classifier_accuracy " + " ".join(argv or [])
+    command = "python -m benchmarks.sync_classifier_accuracy " + " ".join(sys.argv[1:] if argv is None else argv)
     markdown = f"""### Held-out synthetic sync accuracy, `tiny` preset trained on CPU
 
 Command: `{command.strip()}` (equivalent: `python -m sync_classifier.train --preset tiny --synthetic --max-steps {config.train.max_steps} --threads {args.threads} --out DIR`, then `python -m sync_classifier.evaluate --checkpoint DIR/final --synthetic {args.videos}`).
@@ -63,8 +64,8 @@ Machine: {machine()}. Run {date.today().isoformat()}.
 
 | | value |
 |---|---|
-| training | {result.steps} steps × {config.train.batch_size} videos × {config.data.num_clips} clips, bf16 autocast, {args.threads} threads |
-| training time | {result.seconds / 60:.1f} min wall, {result.cpu_seconds / 60:.1f} min CPU (= {result.cpu_seconds / 60 / args.threads:.1f} min of {args.threads} cores); machine load average during the run: {load:.1f} |
+| training | {result.steps} steps × {config.train.batch_size} videos × {config.data.num_clips} clips, bf16 autocast, {args.threads} torch thread(s) |
+| training time | {result.seconds / 60:.1f} min wall, {result.cpu_seconds / 60:.1f} min CPU (all threads); machine load average during the run: {load:.1f} |
 | final training loss (last {config.train.log_every} steps) | {result.history[-1]['loss']:.3f} (log 21 = 3.045 at chance) |
 | held-out videos | {accuracy.videos} (generated with seeds disjoint from training) |
 | **A→V accuracy, ±5 of 31 offsets** | **{100 * accuracy.a2v:.1f} %** (exact offset: {100 * accuracy.a2v_exact:.1f} %) |

@@ -20,6 +20,7 @@ tests/fixtures/media/hitting_metal.mp4.
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from datetime import date
@@ -143,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{r['max_diff']:.1e} |"
         for name, r in runs
     )
-    command = "python -m benchmarks.sync_classifier_eval_speed " + " ".join(argv or [])
+    command = "python -m benchmarks.sync_classifier_eval_speed " + " ".join(sys.argv[1:] if argv is None else argv)
     markdown = f"""### Batched 31-offset evaluation vs per-offset loop
 
 Command: `{command.strip()}`. Machine: {machine()}, {args.threads} torch thread(s), fp32. Run {date.today().isoformat()}.

@@ -12,6 +12,7 @@ fraction of (clip, Δ) pairs where the synchronized window's PSync is higher.
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import date
 
 import numpy as np
@@ -61,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     all_wins = float(np.mean([synced_a > np.array(v) for v in shifted.values()]))
     per_video = float(np.mean(np.all([synced_a > np.array(v) for v in shifted.values()], axis=0)))
     rows = "\n".join(f"| {s:+.1f} s | {100 * wins[s]:.1f} % | {np.mean(shifted[s]):.3f} |" for s in SHIFTS_S)
-    command = "python -m benchmarks.sync_classifier_psync " + " ".join(argv or [])
+    command = "python -m benchmarks.sync_classifier_psync " + " ".join(sys.argv[1:] if argv is None else argv)
     markdown = f"""### PSync: synchronized vs audio shifted by ≥ 0.5 s
 
 Command: `{command.strip()}`, model `{args.checkpoint}`. Machine: {machine()}. Run {date.today().isoformat()}.

@@ -71,12 +71,10 @@ def train_sync_classifier(
     """
     if bool(manifest) == synthetic:
         raise ValueError("give exactly one of manifest or synthetic=True")
-    overrides = [f"data.synthetic={str(synthetic).lower()}"]
-    if manifest:
-        overrides += [f"data.manifest={manifest}"] + ([f"data.split={train_split}"] if train_split else [])
-    for key, value in {"train.max_steps": max_steps, "train.max_minutes": max_minutes, "train.init_from": init_from}.items():
-        if value is not None:
-            overrides.append(f"{key}={value}")
+    values = {"data.synthetic": synthetic, "data.manifest": manifest, "data.split": train_split if manifest else None,
+              "train.max_steps": max_steps, "train.max_minutes": max_minutes, "train.init_from": init_from}
+    # JSON is valid YAML: paths with ':' or '#' survive the override parser.
+    overrides = [f"{key}={json.dumps(value)}" for key, value in values.items() if value is not None]
     trained = train_model(preset, out, overrides, config)
     accuracy = evaluate_model(trained["final_model"], manifest, eval_split, eval_synthetic_videos)
     create_markdown_artifact(

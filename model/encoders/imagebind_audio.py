@@ -4,10 +4,11 @@ Per 2 s clip (16 kHz mono): subtract the clip's mean, Kaldi fbank (torchaudio.co
 Hanning window, 25 ms frames every 10 ms, 128 mel bins, htk_compat, no dither, no energy),
 transpose to (128, frames), zero-pad or cut to 204 frames, then (x − (−4.268)) / 9.138.
 
-Clips follow upstream's constant-clips sampler (pytorchvideo's ConstantClipsPerVideoSampler at
-the commit ImageBind pins): clip i of `clips` starts at i · (duration − clip_s) / clips, so 3 clips
-of a 10 s file start at 0, 2.67 and 5.33 s (the last 2.67 s are never seen) and those of a 3 s
-curation window at 0, 1/3 and 2/3 s. Upstream's quirk is kept: each clip's mean is subtracted
+Clips follow upstream's constant-clips sampler (pytorchvideo's ConstantClipsPerVideoSampler, as
+in pytorchvideo 0.1.5 and its main branch): clip i of `clips` starts at i · (duration − clip_s)
+/ clips, so 3 clips of a 10 s file start at 0, 2.67 and 5.33 s (the last 2.67 s are never seen)
+and those of a 3 s curation window at 0, 1/3 and 2/3 s. Checked bit for bit against upstream's
+`data.py` on a real VGGSound file (tests/encoders/test_imagebind_audio.py keeps its numbers). Upstream's quirk is kept: each clip's mean is subtracted
 *in place* on a view of the shared waveform, so a clip overlapping an earlier one sees that
 earlier subtraction too (it matters whenever clips overlap, e.g. on 3 s windows).
 """

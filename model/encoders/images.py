@@ -42,11 +42,15 @@ def square_crops(frames: np.ndarray | torch.Tensor, size: int = 224) -> torch.Te
 
 def normalise_pixels(crops: torch.Tensor, mean: tuple[float, ...] = CLIP_MEAN, std: tuple[float, ...] = CLIP_STD,
                      device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """(N, S, S, 3) uint8 → (N, 3, S, S) (x / 255 − mean) / std on `device` (uint8 is moved, not floats)."""
-    x = crops.to(device, non_blocking=True).permute(0, 3, 1, 2).float()
-    mean_t = torch.tensor(mean, device=x.device).view(1, 3, 1, 1) * 255.0
-    std_t = torch.tensor(std, device=x.device).view(1, 3, 1, 1) * 255.0
-    return ((x - mean_t) / std_t).to(dtype)
+    """(N, S, S, 3) uint8 → (N, 3, S, S) (x / 255 − mean) / std on `device` (uint8 is moved, not floats).
+
+    The arithmetic runs in place on the contiguous (N, S, S, 3) floats; the result is their
+    channels-last view, which convolutions take as is (half the time of a strided normalise).
+    """
+    x = crops.to(device, non_blocking=True).to(torch.float32)
+    scale = 1.0 / (torch.tensor(std, device=x.device) * 255.0)
+    x.sub_(torch.tensor(mean, device=x.device) * 255.0).mul_(scale)
+    return x.permute(0, 3, 1, 2).to(dtype)
 
 
 def clip_pixels(frames: np.ndarray | torch.Tensor, size: int = 224, mean: tuple[float, ...] = CLIP_MEAN,

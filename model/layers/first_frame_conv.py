@@ -47,6 +47,23 @@ def temporal_lookup(y: torch.Tensor, num_frames: int, lookup: TemporalLookup = "
     return gathered.permute(0, 1, 4, 5, 2, 3).reshape(b, f, h, w, 3 * c)
 
 
+def first_frame_residual(y: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, num_frames: int,
+                         lookup: TemporalLookup = "first_frame") -> torch.Tensor:
+    """Linear(3C → C) over the concatenated features of each frame's three frames, (B·F, C, H, W) → same.
+
+    Computed as W_a·y_a + W_b·y_b + W_c·y_c + b: every frame is projected once by the three weight
+    blocks (a 1×1 conv) and the blocks are then picked per output frame. Same result as
+    `conv_temp(temporal_lookup(y))`, but backward keeps y (C channels) instead of the 3C concatenation.
+    """
+    c = y.shape[1]
+    blocks = weight.reshape(c, 3, c).transpose(0, 1).reshape(3 * c, c, 1, 1)  # [W_a; W_b; W_c]
+    projected = unfold_frames(nn.functional.conv2d(y, blocks), num_frames)  # (B, F, 3C, H, W)
+    projected = projected.unflatten(2, (3, c))  # (B, F, 3, C, H, W)
+    index = lookup_indices(num_frames, lookup, y.device)  # (F, 3)
+    out = projected[:, index[:, 0], 0] + projected[:, index[:, 1], 1] + projected[:, index[:, 2], 2]
+    return (out + bias[:, None, None]).reshape(y.shape)
+
+
 class FirstFrameConv2d(nn.Conv2d):
     """A frozen 2D conv applied per frame plus a trainable temporal residual (`conv_temp`).
 
@@ -84,9 +101,8 @@ class FirstFrameConv2d(nn.Conv2d):
         y = super().forward(x)
         if self.lookup == "none":
             return y
-        frames = self.context.num_frames
-        residual = self.conv_temp(temporal_lookup(y, frames, self.lookup))  # (B, F, H, W, C)
-        return y + residual.permute(0, 1, 4, 2, 3).reshape(y.shape)
+        return y + first_frame_residual(y, self.conv_temp.weight, self.conv_temp.bias, self.context.num_frames,
+                                        self.lookup)
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", lookup={self.lookup}"

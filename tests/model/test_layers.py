@@ -8,7 +8,7 @@ from torch import nn
 from model.audio_conditioning import StandInAudioEncoder, segment_mask
 from model.encoders.audio_tokens import segment_starts
 from model.layers import (AudioCrossAttention, FirstFrameConv2d, FrameContext, FrameGroupNorm, TemporalAttention,
-                          multihead_attention)
+                          multihead_attention, temporal_lookup)
 from model.layers.first_frame_conv import lookup_indices
 
 
@@ -46,6 +46,16 @@ def test_temporal_conv_receptive_field_is_exactly_its_three_frames(lookup):
     if lookup == "first_frame":
         # frame t reads (1, t-1, t): frame 1 reaches every frame, the future never reaches the past
         assert lookup_indices(4, lookup).tolist() == [[0, 0, 0], [0, 0, 1], [0, 1, 2], [0, 2, 3]]
+
+
+def test_blockwise_residual_equals_a_linear_over_the_concatenated_frames():
+    conv, context = _ff_conv("first_frame", frames=5)
+    nn.init.normal_(conv.conv_temp.weight)
+    nn.init.normal_(conv.conv_temp.bias)
+    x = torch.randn(2 * 5, 4, 6, 6)
+    y = nn.functional.conv2d(x, conv.weight, conv.bias, padding=1)
+    explicit = conv.conv_temp(temporal_lookup(y, 5)).permute(0, 1, 4, 2, 3).reshape(y.shape)  # (B, F, C, H, W)
+    assert torch.allclose(conv(x), y + explicit, atol=1e-5)
 
 
 def test_frame_group_norm_pools_all_frames_of_a_video():

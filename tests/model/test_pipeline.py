@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import torch
 import pytest
 
 from curation.config import MediaConfig
@@ -88,3 +89,40 @@ def test_animate_static_and_clear_errors(fixtures_dir, tmp_path):
     with pytest.raises(FileNotFoundError, match="no AVSyncD pipeline"):
         animate_main(["--model", str(tmp_path / "none"), "--image", str(fixtures_dir / IMAGE), "--audio",
                       str(fixtures_dir / SOUND), "--out", str(out)])
+
+
+class _OracleUNet(torch.nn.Module):
+    """Predicts the exact noise that separates the current latents from a known target video, so
+    a correct sampling loop must end on the target (frames 2..F) whatever the step count, up to
+    the last step's own noise level (SD's schedule stops at ᾱ_0 < 1: set_alpha_to_one=False)."""
+
+    def __init__(self, target: torch.Tensor, alphas_cumprod: torch.Tensor):
+        super().__init__()
+        self.target, self.alphas = target, alphas_cumprod
+        self.config = type("Config", (), {"audio_attention": True})()
+        self.anchor = torch.nn.Parameter(torch.zeros(1))  # gives the module a device
+
+    @property
+    def device(self) -> torch.device:
+        return self.anchor.device
+
+    def forward(self, sample, timestep, text, tokens, mask):
+        a = self.alphas[int(timestep)]
+        eps = (sample - a.sqrt() * self.target) / (1 - a).sqrt()
+        return type("Out", (), {"sample": eps})()
+
+
+def test_sampling_loop_recovers_the_video_an_exact_denoiser_points_to(pipeline, fixtures_dir):
+    from model.pipeline import AVSyncDPipeline as Pipe
+
+    target = torch.randn(1, 4, 12, 4, 4, generator=torch.Generator().manual_seed(3))
+    oracle = _OracleUNet(target, pipeline.scheduler.alphas_cumprod)
+    exact = Pipe(pipeline.vae, pipeline.text_encoder, pipeline.tokenizer, oracle, pipeline.scheduler,
+                 pipeline.audio_encoder, resolution=(32, 32))
+    audio = read_audio(fixtures_dir / SOUND)
+    for eta in (1.0, 4.0):  # identical conditional / unconditional predictions: guidance changes nothing
+        video = exact(fixtures_dir / IMAGE, audio, "lions roaring", guidance_scale=eta, num_inference_steps=20)
+        error = (video.latents[:, :, 1:] - target[:, :, 1:]).abs()
+        last_noise = (1 - pipeline.scheduler.alphas_cumprod[0]).sqrt()  # ≈ 0.03
+        assert error.mean() < 1.5 * last_noise and error.max() < 6 * last_noise
+        assert not torch.allclose(video.latents[:, :, :1], target[:, :, :1], atol=1e-1)  # frame 1 = the image

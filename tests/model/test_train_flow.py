@@ -20,7 +20,9 @@ def test_flow_is_named_for_its_deployment():
 @pytest.mark.slow
 def test_flow_trains_and_animates_a_held_out_clip(tmp_path, synthetic_manifest, tiny_base):
     env = os.environ | {"PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-                        "HF_HUB_OFFLINE": "1"}
+                        "HF_HUB_OFFLINE": "1",
+                        # the ephemeral API needs more than its default 20 s on a busy 2-core machine
+                        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120"}
     result = subprocess.run(
         [sys.executable, "-m", "flows.train_avsyncd", "--preset", "tiny", "--manifest", str(synthetic_manifest),
          "--pretrained", str(tiny_base), "--max-steps", "1", "--sample-steps", "2", "--out", str(tmp_path / "run"),

@@ -2,7 +2,9 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
+from sync_classifier.preprocessing import clip_fbanks, clip_videos
 from sync_classifier.sync_metrics import (
     ImageAudioScorer,
     align_probability,
@@ -80,10 +82,6 @@ def test_window_psync_scores_each_window_against_its_shifted_candidates(micro_mo
     assert np.isnan(out["psync"][3])
     assert np.all((out["psync"][:3] > 0) & (out["psync"][:3] <= 1))
     # The middle window has all 21 candidates: check it against a direct computation.
-    import torch
-
-    from sync_classifier.preprocessing import clip_fbanks, clip_videos
-
     cfg = micro_model.config
     starts = 2.5 + np.arange(-10, 11) * 0.2
     with torch.no_grad():
