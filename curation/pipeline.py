@@ -22,11 +22,16 @@ from curation.config import CurationConfig
 from curation.filters import apply_filters
 from curation.media import DecodedMedia, MediaError, decode, probe
 from curation.metrics import VideoWindows, compute_metrics
+from curation.metrics.neural_scoring import ModelWeightsMissing
 from curation.scenes import SceneCutter
 from curation.sources import SourceItem
 from curation.windows import Window, scene_windows
 
 log = logging.getLogger(__name__)
+
+# Errors that must stop the run rather than become one failed video: resources, interrupts, and
+# setup mistakes such as a neural metric's missing weights (every video would fail the same way).
+_FATAL = (MemoryError, KeyboardInterrupt, ModelWeightsMissing)
 
 
 @dataclass(frozen=True)
@@ -79,7 +84,7 @@ def _decode_for_analysis(item: SourceItem, path: str, config: CurationConfig) ->
         windows = scene_windows(scenes, config.windows)
     except MediaError as exc:
         return failed_result(item, exc.reason, exc.detail, path)
-    except (MemoryError, KeyboardInterrupt):
+    except _FATAL:
         raise
     except Exception as exc:  # a bug or an unforeseen file quirk: one failed row, not a dead run
         log.exception("decoding %s failed", item.video_id)
@@ -126,21 +131,14 @@ def _score(group: list[_Decoded], config: CurationConfig) -> list[VideoResult]:
     try:
         scores = compute_metrics(config.metrics, inputs(group), config.metric_options)
         return [VideoResult(v.video_row, _window_rows(v, s)) for v, s in zip(group, scores)]
-    except (MemoryError, KeyboardInterrupt):
+    except _FATAL:
         raise
-    except Exception:
+    except Exception as exc:
         if len(group) == 1:
-            raise
-    results = []
-    for video in group:
-        try:
-            results.append(_score([video], config)[0])
-        except (MemoryError, KeyboardInterrupt):
-            raise
-        except Exception as exc:
+            video = group[0]
             log.exception("scoring %s failed", video.item.video_id)
-            results.append(failed_result(video.item, "analysis_error", f"{type(exc).__name__}: {exc}", video.path))
-    return results
+            return [failed_result(video.item, "analysis_error", f"{type(exc).__name__}: {exc}", video.path)]
+    return [_score([video], config)[0] for video in group]
 
 
 def analyze_videos(items_and_paths: Sequence[tuple[SourceItem, str]], config: CurationConfig,

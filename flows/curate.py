@@ -16,11 +16,13 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_progress_artifact, create_table_artifact, update_progress_artifact
+from prefect.concurrency.sync import concurrency
 from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from curation import pipeline
 from curation.config import CurationConfig, load_config
+from curation.metrics.neural_scoring import device_guard, preflight
 from curation.sources import SourceItem
 from curation.sources.collect import collect_items
 
@@ -41,7 +43,10 @@ class TransientFailures(RuntimeError):
 def curate_batch(items: list[SourceItem], out: str, config: CurationConfig, index: int) -> pipeline.BatchReport:
     # On a retry, only the videos without a final row yet are processed again.
     todo = pipeline.pending_items(items, out)
-    report = pipeline.process_batch(todo, out, config)
+    # Neural metrics hold a slot of the global concurrency limit `gpu` while they load and run their
+    # model (docs/gpu_scoring.md); decoding and the CPU metrics are not bounded by it.
+    with device_guard(lambda: concurrency("gpu", occupy=1)):
+        report = pipeline.process_batch(todo, out, config)
     get_run_logger().info("batch %d: %d/%d videos ok, %d windows, %d to retry", index, report.n_ok, report.n_videos,
                           report.n_windows, report.n_retryable)
     if report.n_retryable:
@@ -104,6 +109,7 @@ def curate_vggsound(
     cfg = load_config(config)
     if batch_size is not None:
         cfg = cfg.model_copy(update={"batch_size": batch_size})
+    preflight(cfg.metrics, cfg.metric_options)  # missing weights fail here, before any video is decoded
     items = list_sources(csv, url_template, videos, classes, limit)
     batches = pipeline.make_batches(pipeline.pending_items(items, out), cfg.batch_size)
     log.info("%d videos to curate in %d batches (%d already done)", sum(map(len, batches)), len(batches),

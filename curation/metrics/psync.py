@@ -25,20 +25,26 @@ from typing import Any
 import numpy as np
 
 from curation.metrics import VideoWindows, register_batched
+from curation.metrics.neural_scoring import ModelWeightsMissing
 
 _MODELS: dict[tuple[str, str], Any] = {}
 
 
+def check_options(checkpoint: str | None = None, **_: Any) -> None:
+    """Preflight (before any video is decoded): the checkpoint is configured and exists."""
+    if not checkpoint:
+        raise ModelWeightsMissing("metric 'psync' needs metric_options.psync.checkpoint: the folder of a trained sync "
+                                  "classifier (e.g. the `final/` folder written by `python -m sync_classifier.train`)")
+    if not Path(checkpoint).is_dir():
+        raise ModelWeightsMissing(f"metric 'psync': sync classifier checkpoint {checkpoint} does not exist (train one "
+                                  "with `python -m sync_classifier.train --out DIR`, then use DIR/final)")
+
+
 def load_sync_model(checkpoint: str | None, device: str = "cpu") -> Any:
     """The sync classifier at `checkpoint`, cached per process."""
-    if not checkpoint:
-        raise ValueError("metric 'psync' needs metric_options.psync.checkpoint: the folder of a trained sync "
-                         "classifier (e.g. the `final/` folder written by `python -m sync_classifier.train`)")
-    key = (str(Path(checkpoint).resolve()), device)
+    key = (str(Path(checkpoint).resolve()) if checkpoint else "", device)
     if key not in _MODELS:
-        if not Path(checkpoint).is_dir():
-            raise FileNotFoundError(f"metric 'psync': sync classifier checkpoint {checkpoint} does not exist "
-                                    "(train one with `python -m sync_classifier.train --out DIR`, then use DIR/final)")
+        check_options(checkpoint)
         from sync_classifier.model import SyncClassifier  # torch only when the metric is used
 
         _MODELS[key] = SyncClassifier.from_pretrained(checkpoint, device=device)

@@ -105,3 +105,28 @@ def test_a_killed_run_resumes_to_the_same_manifests(tmp_path, video_folder):
     pipeline.run_curation(_items(video_folder), out, CurationConfig(batch_size=2))
     for name in ("videos.parquet", "windows.parquet", "clips.parquet", "avsync_ac.parquet"):
         pd.testing.assert_frame_equal(pd.read_parquet(out / name), pd.read_parquet(reference / name))
+
+
+@pytest.fixture
+def picky_metric():
+    """A registered metric that raises on videos longer than 8 s (a bug or an unforeseen quirk)."""
+    from curation.metrics import _REGISTRY, register
+
+    @register("picky_for_tests", ["picky"])
+    def picky(media, windows, **_):
+        if media.duration_s > 8.0:
+            raise ValueError("this metric cannot handle long videos")
+        return {"picky": [1.0] * len(windows)}
+
+    yield "picky_for_tests"
+    _REGISTRY.pop("picky_for_tests")
+
+
+@pytest.mark.parametrize("group_budget_mb", [0.0, 1e6], ids=["one-video-groups", "one-group"])
+def test_a_metric_error_fails_only_its_video(video_folder, picky_metric, group_budget_mb):
+    config = CurationConfig(metrics=["pixel", picky_metric])
+    items = [(item, item.path) for item in _items(video_folder) if item.video_id in {"metal", "rotated"}]
+    metal, rotated = pipeline.analyze_videos(items, config, group_budget_mb)  # 6.0 s and 10.0 s
+    assert metal.ok and metal.window_rows and all(row["picky"] == 1.0 for row in metal.window_rows)
+    assert not rotated.ok and rotated.video_row["reason"] == "analysis_error"
+    assert "cannot handle long videos" in rotated.video_row["detail"]

@@ -51,7 +51,8 @@ def _stop(process: subprocess.Popen) -> None:
 def test_deployment_run_curates_on_a_local_server_and_process_worker(tmp_path, media_dir):
     port = _free_port()
     env = dict(os.environ, PREFECT_HOME=str(tmp_path / "home"), PREFECT_API_URL=f"http://127.0.0.1:{port}/api",
-               PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_CLI_PROMPT="false")
+               PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_CLI_PROMPT="false",
+               COLUMNS="250")  # wide enough that rich never truncates deployment names
     videos = tmp_path / "videos"
     (videos / "hitting").mkdir(parents=True)
     shutil.copy(media_dir / "hitting_metal.mp4", videos / "hitting" / "metal.mp4")
@@ -73,9 +74,14 @@ def test_deployment_run_curates_on_a_local_server_and_process_worker(tmp_path, m
     try:
         server = start("server", "server", "start", "--host", "127.0.0.1", "--port", str(port))
         _wait_healthy(f"http://127.0.0.1:{port}/api/health", server, timeout_s=120)
-        assert run("work-pool", "create", "asva-local", "--type", "process", "--overwrite").returncode == 0
+        # The steps of `make deploy`: both pools, the `gpu` concurrency limit, every deployment.
+        for pool in ("asva-local", "asva-gpu"):
+            assert run("work-pool", "create", pool, "--type", "process", "--overwrite").returncode == 0
+        assert run("gcl", "create", "gpu", "--limit", "1").returncode == 0
         deployed = run("--no-prompt", "deploy", "--all")
         assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+        listed = run("deployment", "ls").stdout
+        assert all(name in listed for name in ("curate-vggsound-gpu", "train-sync-classifier", "train-avsyncd"))
         start("worker", "worker", "start", "--pool", "asva-local")
         result = run("deployment", "run", "curate-vggsound/curate-vggsound", "--param", f"videos={videos}",
                      "--param", f"out={out}", "--watch", "--watch-timeout", "400", timeout=450)

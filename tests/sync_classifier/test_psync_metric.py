@@ -5,6 +5,7 @@ import pytest
 
 from curation.config import CurationConfig, MediaConfig
 from curation.metrics import get_metric
+from curation.metrics.neural_scoring import ModelWeightsMissing, preflight
 from curation.metrics.psync import load_sync_model
 from curation.pipeline import analyze_videos
 from curation.sources import SourceItem
@@ -37,10 +38,20 @@ def test_psync_scores_every_window_in_analyze_videos(micro_checkpoint, media_dir
 
 
 def test_missing_checkpoint_is_a_clear_error(tmp_path):
-    with pytest.raises(FileNotFoundError, match="python -m sync_classifier.train"):
+    with pytest.raises(ModelWeightsMissing, match="python -m sync_classifier.train"):
         get_metric("psync").fn([], checkpoint=str(tmp_path / "nope"))
-    with pytest.raises(ValueError, match="metric_options.psync.checkpoint"):
+    with pytest.raises(ModelWeightsMissing, match="metric_options.psync.checkpoint"):
         get_metric("psync").fn([], checkpoint=None)
+
+
+def test_a_missing_checkpoint_stops_the_run_before_any_video(tmp_path, media_dir):
+    """A setup error is not 'every video failed': preflight raises, and so does the pipeline."""
+    options = {"psync": {"checkpoint": str(tmp_path / "nope")}}
+    with pytest.raises(ModelWeightsMissing):
+        preflight(["pixel", "psync"], options)
+    item = SourceItem(video_id="metal", label="hitting", path=str(media_dir / "hitting_metal.mp4"))
+    with pytest.raises(ModelWeightsMissing):
+        analyze_videos([(item, item.path)], CurationConfig(metrics=["psync"], metric_options=options))
 
 
 def test_the_model_is_loaded_once_per_process(micro_checkpoint):
