@@ -4,11 +4,15 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PREFECT_PORT ?= 4200
 POOL   ?= asva-local
+GPU_POOL  ?= asva-gpu
+GPU_SLOTS ?= 1
+# the prefect CLI against the server of `make server`
+PREFECT := PREFECT_API_URL=http://127.0.0.1:$(PREFECT_PORT)/api $(BIN)/prefect
 
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install demo test server worker deploy run-deployment benchmarks clean
+.PHONY: install demo test server worker worker-gpu deploy clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +22,8 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-## make demo: generate the demo set and curate it with the curate-vggsound flow (embedded Prefect API)
+## make demo: the whole chain on generated + real clips (embedded Prefect API, ~6 min on 2 cores):
+## train a tiny sync classifier → curate the demo set with PSync → train a tiny AVSyncD → animate a picture with a sound
 demo: install
 	$(BIN)/python -m flows.demo --out data/demo
 
@@ -30,18 +35,22 @@ test: install
 server: install
 	$(BIN)/prefect server start --host 127.0.0.1 --port $(PREFECT_PORT)
 
-## make worker: a process work pool and its worker (run `make server` first, in another shell)
+## make worker: the process pool `asva-local` and its worker (run `make server` first, in another shell)
 worker: install
-	PREFECT_API_URL=http://127.0.0.1:$(PREFECT_PORT)/api $(BIN)/prefect work-pool create $(POOL) --type process --overwrite
-	PREFECT_API_URL=http://127.0.0.1:$(PREFECT_PORT)/api $(BIN)/prefect worker start --pool $(POOL)
+	$(PREFECT) work-pool create $(POOL) --type process --overwrite
+	$(PREFECT) worker start --pool $(POOL)
 
-## make deploy: register the deployments of prefect.yaml with the server
+## make worker-gpu: a worker for `asva-gpu` (neural scoring, docs/gpu_scoring.md); start it on the GPU machine
+worker-gpu: install
+	$(PREFECT) work-pool create $(GPU_POOL) --type process --overwrite
+	$(PREFECT) worker start --pool $(GPU_POOL)
+
+## make deploy: both pools, the global concurrency limit `gpu` (GPU_SLOTS slots), the deployments of prefect.yaml
 deploy: install
-	PREFECT_API_URL=http://127.0.0.1:$(PREFECT_PORT)/api $(BIN)/prefect work-pool create $(POOL) --type process --overwrite
-	PREFECT_API_URL=http://127.0.0.1:$(PREFECT_PORT)/api $(BIN)/prefect --no-prompt deploy --all
-
-benchmarks: install
-	$(BIN)/python -m benchmarks.run_all
+	$(PREFECT) work-pool create $(POOL) --type process --overwrite
+	$(PREFECT) work-pool create $(GPU_POOL) --type process --overwrite
+	$(PREFECT) gcl inspect gpu >/dev/null 2>&1 || $(PREFECT) gcl create gpu --limit $(GPU_SLOTS)
+	$(PREFECT) --no-prompt deploy --all
 
 clean:
 	rm -rf data/demo data/runs

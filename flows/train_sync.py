@@ -32,14 +32,11 @@ def train_model(preset: str, out: str, overrides: list[str], config: str | None)
 
 @task(name="evaluate-sync-model")
 def evaluate_model(checkpoint: str, manifest: str | None, split: str | None, synthetic_videos: int) -> dict:
-    from sync_classifier.config import DataConfig
-    from sync_classifier.evaluate import evaluate_manifest, evaluate_media, synthetic_eval_media
-    from sync_classifier.model import SyncClassifier
+    from sync_classifier.evaluate import evaluate_checkpoint
 
-    model = SyncClassifier.from_pretrained(checkpoint)
     if manifest:
-        return evaluate_manifest(model, manifest, DataConfig(), split=split).as_dict()
-    return evaluate_media(model, synthetic_eval_media(synthetic_videos, model.config, DataConfig())).as_dict()
+        return evaluate_checkpoint(checkpoint, manifest=manifest, split=split).as_dict()
+    return evaluate_checkpoint(checkpoint, synthetic=synthetic_videos).as_dict()
 
 
 @flow(name="train-sync-classifier")

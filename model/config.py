@@ -9,8 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
+
+from curation.layered_config import load_layered
 
 TINY_BASE = "tiny"  # `model.pretrained` value: build the project's tiny SD folder (model/stable_diffusion.py)
 
@@ -106,37 +107,7 @@ def _tiny() -> AVSyncDConfig:
 PRESETS = {"paper": _paper, "tiny": _tiny}
 
 
-def _merge(base: dict, update: dict) -> dict:
-    out = dict(base)
-    for key, value in update.items():
-        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
-
-
-def parse_override(text: str) -> dict:
-    """`train.lr=1e-3` → {"train": {"lr": 0.001}} (the value is parsed as YAML)."""
-    if "=" not in text:
-        raise ValueError(f"override {text!r} is not of the form section.key=value")
-    dotted, raw = text.split("=", 1)
-    value: Any = yaml.safe_load(raw)
-    for part in reversed(dotted.strip().split(".")):
-        value = {part: value}
-    return value
-
-
 def load_config(preset: str = "paper", path: str | Path | None = None, overrides: list[str] | tuple = ()) -> AVSyncDConfig:
-    """A preset, then the YAML file at `path` (any subset of keys), then `overrides`."""
-    if preset not in PRESETS:
-        raise KeyError(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
-    data = PRESETS[preset]().model_dump()
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"config file not found: {path}")
-        loaded = yaml.safe_load(path.read_text()) or {}
-        if not isinstance(loaded, dict):
-            raise ValueError(f"config file {path} must hold a mapping")
-        data = _merge(data, loaded)
-    for override in overrides:
-        data = _merge(data, parse_override(override))
-    return AVSyncDConfig.model_validate(data)
+    """A preset, then the YAML file at `path` (any subset of keys), then `overrides` (`train.lr=1e-3`)."""
+    return load_layered(PRESETS, preset, path, overrides)
+

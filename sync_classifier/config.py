@@ -12,8 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from curation.layered_config import load_layered
 
 # CLIP's image normalisation (SPEC: video frames are normalised with CLIP's mean/std).
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -109,37 +110,7 @@ def _tiny() -> SyncConfig:
 PRESETS: dict[str, Any] = {"paper": SyncConfig, "tiny": _tiny}
 
 
-def _merge(base: dict, update: dict) -> dict:
-    out = dict(base)
-    for key, value in update.items():
-        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
-
-
-def parse_override(text: str) -> dict:
-    """`train.lr=1e-3` → {"train": {"lr": 0.001}} (the value is parsed as YAML)."""
-    if "=" not in text:
-        raise ValueError(f"override {text!r} is not of the form section.key=value")
-    dotted, raw = text.split("=", 1)
-    value: Any = yaml.safe_load(raw)
-    for part in reversed(dotted.strip().split(".")):
-        value = {part: value}
-    return value
-
-
 def load_config(preset: str = "paper", path: str | Path | None = None, overrides: list[str] | tuple = ()) -> SyncConfig:
-    """A preset, then the YAML file at `path` (any subset of keys), then `overrides`."""
-    if preset not in PRESETS:
-        raise KeyError(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
-    data = PRESETS[preset]().model_dump()
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"config file not found: {path}")
-        loaded = yaml.safe_load(path.read_text()) or {}
-        if not isinstance(loaded, dict):
-            raise ValueError(f"config file {path} must hold a mapping")
-        data = _merge(data, loaded)
-    for override in overrides:
-        data = _merge(data, parse_override(override))
-    return SyncConfig.model_validate(data)
+    """A preset, then the YAML file at `path` (any subset of keys), then `overrides` (`train.lr=1e-3`)."""
+    return load_layered(PRESETS, preset, path, overrides)
+

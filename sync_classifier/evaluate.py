@@ -150,6 +150,19 @@ def evaluate_manifest(model: SyncClassifier, manifest: str, data: DataConfig, sp
     return SyncAccuracy(**(result.as_dict() | {"skipped": result.skipped + failed}))
 
 
+def evaluate_checkpoint(checkpoint: str, manifest: str | None = None, synthetic: int | None = None,
+                        split: str | None = None, limit: int | None = None, seed: int = 10_000,
+                        data: DataConfig | None = None, device: str = "cpu") -> SyncAccuracy:
+    """The saved model at `checkpoint` on a manifest's clips or on `synthetic` held-out generated videos."""
+    if (manifest is None) == (synthetic is None):
+        raise ValueError("give exactly one of manifest or synthetic")
+    model = SyncClassifier.from_pretrained(checkpoint, device=device)
+    data = data or DataConfig()
+    if synthetic is not None:
+        return evaluate_media(model, synthetic_eval_media(synthetic, model.config, data, seed=seed))
+    return evaluate_manifest(model, manifest, data, split=split, limit=limit)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sync_classifier.evaluate", description=__doc__.split("\n")[0])
     parser.add_argument("--checkpoint", required=True, help="model folder (config.json + model.safetensors)")
@@ -166,12 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    model = SyncClassifier.from_pretrained(args.checkpoint, device=args.device)
-    data = DataConfig(decode_fps=args.decode_fps)
-    if args.synthetic is not None:
-        result = evaluate_media(model, synthetic_eval_media(args.synthetic, model.config, data, seed=args.seed))
-    else:
-        result = evaluate_manifest(model, args.manifest, data, split=args.split, limit=args.limit)
+    result = evaluate_checkpoint(args.checkpoint, args.manifest, args.synthetic, split=args.split, limit=args.limit,
+                                 seed=args.seed, data=DataConfig(decode_fps=args.decode_fps), device=args.device)
     text = json.dumps(result.as_dict(), indent=2)
     print(text)
     if args.json:

@@ -14,6 +14,8 @@ import pytest
 # Never let a test reach for a model hub or Prefect Cloud.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# prefect_test_harness starts a server; on 2 busy shared cores its default 20 s start-up budget is too short.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
