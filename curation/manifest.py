@@ -15,6 +15,7 @@ either a complete file or none. The final tables are rebuilt from the ledger, ke
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 from collections.abc import Iterable
@@ -23,6 +24,8 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+log = logging.getLogger(__name__)
 
 VIDEO_SCHEMA = pa.schema(
     [
@@ -186,3 +189,26 @@ def balance_classes(clips: pd.DataFrame, min_clips_per_class: int) -> pd.DataFra
     """AVSync-AC style: keep only classes with at least `min_clips_per_class` clips."""
     counts = clips.groupby("label")["video_id"].transform("size")
     return clips[counts >= min_clips_per_class].reset_index(drop=True)
+
+
+def read_clips(path: str | os.PathLike, required: Iterable[str] = ("path", "start_s", "end_s"),
+               split: str | None = None, min_duration_s: float = 0.0) -> pd.DataFrame:
+    """The rows of a clip manifest (`clips.parquet`, `avsync_ac.parquet` or any table with the
+    `required` columns) for training and evaluation: `path` made absolute (relative paths are
+    relative to the manifest's folder), only `split` when the table has a split column, rows
+    shorter than `min_duration_s` dropped."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"manifest not found: {path}")
+    table = pd.read_parquet(path)
+    missing = set(required) - set(table.columns)
+    if missing:
+        raise ValueError(f"{path}: manifest lacks columns {sorted(missing)} (needs {', '.join(required)})")
+    if split is not None and "split" in table.columns:
+        table = table[table["split"] == split]
+    table = table.assign(path=[str(p if Path(p).is_absolute() else path.parent / p) for p in table["path"]])
+    long_enough = (table["end_s"] - table["start_s"]) + 1e-6 >= min_duration_s
+    if not long_enough.all():
+        log.info("%s: %d of %d rows are shorter than %.2f s and are skipped", path.name, int((~long_enough).sum()),
+                 len(table), min_duration_s)
+    return table[long_enough].reset_index(drop=True)

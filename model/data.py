@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 from torch.utils.data import Dataset, Sampler
 
 from curation.config import MediaConfig
+from curation.manifest import read_clips
 from curation.media import DecodedMedia, MediaError, decode
 from model.config import DataConfig
 
@@ -52,28 +52,9 @@ def prompt_for(label: str) -> str:
 def read_manifest(path: str | Path, split: str | None = None, min_duration_s: float = 0.0) -> list[ClipRow]:
     """Rows (path, label, start_s, end_s[, split, video_id]) of a Parquet clip manifest; relative
     paths are relative to the manifest's folder; rows shorter than `min_duration_s` are dropped."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"manifest not found: {path}")
-    table = pd.read_parquet(path)
-    missing = {"path", "label", "start_s", "end_s"} - set(table.columns)
-    if missing:
-        raise ValueError(f"{path}: manifest lacks columns {sorted(missing)}")
-    if split is not None and "split" in table.columns:
-        table = table[table["split"] == split]
-    rows = []
-    for record in table.itertuples(index=False):
-        file = Path(record.path)
-        if not file.is_absolute():
-            file = path.parent / file
-        row = ClipRow(str(file), str(record.label), float(record.start_s), float(record.end_s),
-                      str(getattr(record, "video_id", "") or ""))
-        if row.duration_s + 1e-6 >= min_duration_s:
-            rows.append(row)
-    if len(rows) < len(table):
-        log.info("%s: %d of %d rows are shorter than %.2f s and are skipped", path.name, len(table) - len(rows),
-                 len(table), min_duration_s)
-    return rows
+    table = read_clips(path, ("path", "label", "start_s", "end_s"), split, min_duration_s)
+    return [ClipRow(r.path, str(r.label), float(r.start_s), float(r.end_s), str(getattr(r, "video_id", "") or ""))
+            for r in table.itertuples(index=False)]
 
 
 def media_config(data: DataConfig) -> MediaConfig:

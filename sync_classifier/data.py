@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 from torch.utils.data import Dataset, IterableDataset, Sampler, get_worker_info
 
 from curation.config import MediaConfig
+from curation.manifest import read_clips
 from curation.media import DecodedMedia, MediaError, decode
 from sync_classifier.config import DataConfig, ModelConfig
 from sync_classifier.preprocessing import clip_fbanks, clip_videos, required_span_s
@@ -84,25 +84,9 @@ def read_clip_manifest(path: str | Path, min_duration_s: float = 0.0, split: str
     """Rows (path, start_s, end_s[, video_id, split]) of a Parquet manifest, e.g. curation's
     `clips.parquet` / `avsync_ac.parquet`; rows shorter than `min_duration_s` are dropped.
     Relative paths are taken relative to the manifest's folder."""
-    path = Path(path)
-    table = pd.read_parquet(path)
-    missing = {"path", "start_s", "end_s"} - set(table.columns)
-    if missing:
-        raise ValueError(f"{path}: manifest lacks columns {sorted(missing)} (need path, start_s, end_s)")
-    if split is not None and "split" in table.columns:
-        table = table[table["split"] == split]
-    rows = []
-    for record in table.itertuples(index=False):
-        file = Path(record.path)
-        if not file.is_absolute():
-            file = path.parent / file
-        row = ClipRow(str(file), float(record.start_s), float(record.end_s), str(getattr(record, "video_id", "") or ""))
-        if row.duration_s + 1e-6 >= min_duration_s:
-            rows.append(row)
-    dropped = len(table) - len(rows)
-    if dropped:
-        log.info("%s: %d of %d rows are shorter than %.1f s and are skipped", path.name, dropped, len(table), min_duration_s)
-    return rows
+    table = read_clips(path, ("path", "start_s", "end_s"), split, min_duration_s)
+    return [ClipRow(r.path, float(r.start_s), float(r.end_s), str(getattr(r, "video_id", "") or ""))
+            for r in table.itertuples(index=False)]
 
 
 class ManifestTrainingSet(Dataset):
