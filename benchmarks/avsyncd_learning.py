@@ -32,7 +32,6 @@ def sample_metrics(pipeline, clips: list[dict], steps: int) -> dict[str, float]:
     - audio_vs_null: mean |video(η=1, audio) − video(η=0, null)| over frames 2..F, 0–255 pixels;
     - latent_mse: MSE between sampled (η=1) and true latents of frames 2..F (VAE posterior mean),
       next to copy_first_mse, the MSE of simply repeating frame 1's latent (a static video)."""
-    from model.stable_diffusion import encode_frames
 
     diffs, mse, copy = [], [], []
     for i, clip in enumerate(clips):

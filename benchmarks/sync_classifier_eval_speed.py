@@ -29,12 +29,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks.common import machine, write_result
-from benchmarks.common import REPO
+from benchmarks.common import REPO, machine, write_result
+from curation.manifest import ClipRow
 from curation.media import DecodedMedia, decode
 from curation.sources.synthetic import random_scenes, render_clip, write_mp4
 from sync_classifier.config import DataConfig, load_config
-from sync_classifier.data import ClipRow, center_compact_starts, decode_for_evaluation, media_config
+from sync_classifier.data import center_compact_starts, decode_for_evaluation, media_config
 from sync_classifier.evaluate import NUM_OFFSETS, OFFSET_STEP_S, offset_scores
 from sync_classifier.model import SyncClassifier
 from sync_classifier.preprocessing import clip_fbanks, clip_videos

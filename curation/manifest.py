@@ -19,6 +19,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -189,6 +190,30 @@ def balance_classes(clips: pd.DataFrame, min_clips_per_class: int) -> pd.DataFra
     """AVSync-AC style: keep only classes with at least `min_clips_per_class` clips."""
     counts = clips.groupby("label")["video_id"].transform("size")
     return clips[counts >= min_clips_per_class].reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class ClipRow:
+    """A stretch of a video file that training and evaluation draw examples from (a manifest row)."""
+
+    path: str
+    start_s: float
+    end_s: float
+    video_id: str = ""
+    label: str = ""
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+
+def read_clip_rows(path: str | os.PathLike, split: str | None = None, min_duration_s: float = 0.0,
+                   need_label: bool = False) -> list[ClipRow]:
+    """`read_clips` as `ClipRow`s (`label` required when `need_label`)."""
+    required = ("path", "start_s", "end_s") + (("label",) if need_label else ())
+    table = read_clips(path, required, split, min_duration_s)
+    return [ClipRow(r.path, float(r.start_s), float(r.end_s), str(getattr(r, "video_id", "") or ""),
+                    str(getattr(r, "label", "") or "")) for r in table.itertuples(index=False)]
 
 
 def read_clips(path: str | os.PathLike, required: Iterable[str] = ("path", "start_s", "end_s"),

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,26 +21,11 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from curation.config import MediaConfig
-from curation.manifest import read_clips
+from curation.manifest import ClipRow, read_clip_rows
 from curation.media import DecodedMedia, MediaError, decode
 from model.config import DataConfig
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ClipRow:
-    """A stretch of a video usable for training windows (one manifest row)."""
-
-    path: str
-    label: str
-    start_s: float
-    end_s: float
-    video_id: str = ""
-
-    @property
-    def duration_s(self) -> float:
-        return self.end_s - self.start_s
 
 
 def prompt_for(label: str) -> str:
@@ -52,9 +36,7 @@ def prompt_for(label: str) -> str:
 def read_manifest(path: str | Path, split: str | None = None, min_duration_s: float = 0.0) -> list[ClipRow]:
     """Rows (path, label, start_s, end_s[, split, video_id]) of a Parquet clip manifest; relative
     paths are relative to the manifest's folder; rows shorter than `min_duration_s` are dropped."""
-    table = read_clips(path, ("path", "label", "start_s", "end_s"), split, min_duration_s)
-    return [ClipRow(r.path, str(r.label), float(r.start_s), float(r.end_s), str(getattr(r, "video_id", "") or ""))
-            for r in table.itertuples(index=False)]
+    return read_clip_rows(path, split, min_duration_s, need_label=True)
 
 
 def media_config(data: DataConfig) -> MediaConfig:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,7 @@ import torch
 from torch.utils.data import Dataset, IterableDataset, Sampler, get_worker_info
 
 from curation.config import MediaConfig
-from curation.manifest import read_clips
+from curation.manifest import ClipRow, read_clip_rows
 from curation.media import DecodedMedia, MediaError, decode
 from sync_classifier.config import DataConfig, ModelConfig
 from sync_classifier.preprocessing import clip_fbanks, clip_videos, required_span_s
@@ -66,27 +65,11 @@ def media_clips(media: DecodedMedia, starts_s: Sequence[float], model: ModelConf
     return fbank, video
 
 
-@dataclass(frozen=True)
-class ClipRow:
-    """A stretch of a video file usable for examples (a manifest row)."""
-
-    path: str
-    start_s: float
-    end_s: float
-    video_id: str = ""
-
-    @property
-    def duration_s(self) -> float:
-        return self.end_s - self.start_s
-
-
 def read_clip_manifest(path: str | Path, min_duration_s: float = 0.0, split: str | None = None) -> list[ClipRow]:
     """Rows (path, start_s, end_s[, video_id, split]) of a Parquet manifest, e.g. curation's
     `clips.parquet` / `avsync_ac.parquet`; rows shorter than `min_duration_s` are dropped.
     Relative paths are taken relative to the manifest's folder."""
-    table = read_clips(path, ("path", "start_s", "end_s"), split, min_duration_s)
-    return [ClipRow(r.path, float(r.start_s), float(r.end_s), str(getattr(r, "video_id", "") or ""))
-            for r in table.itertuples(index=False)]
+    return read_clip_rows(path, split, min_duration_s)
 
 
 class ManifestTrainingSet(Dataset):
