@@ -30,9 +30,9 @@ REAL_CLIPS = REPO / "tests" / "fixtures" / "media"
 DEMO_CONFIG = REPO / "configs" / "demo.yaml"
 # (file, label folder): real footage with sound; the rotated one has two hard cuts.
 DEMO_REAL = [("hitting_metal.mp4", "hitting"), ("issue-134-rotate.mp4", "movie_scene")]
-# The demo's sync classifier: enough steps to rise well above chance on generated clips
-# (≈ 4.5 min on 2 idle cores; held-out accuracy ≈ 45 % at 400 steps, ≈ 90 % at 500–750, BENCHMARKS.md),
-# capped in wall time on a busy machine.
+# The demo's sync classifier: a short run that keeps the demo under ~10 min (≈ 4.5 min on 2 idle cores).
+# Held-out accuracy is then ≈ 45 % (chance 35.5 %); it passes 90 % after ≈ 1000 steps (BENCHMARKS.md).
+# Capped in wall time on a busy machine.
 SYNC_STEPS = 500
 SYNC_MAX_MINUTES = 5.0
 SYNC_EVAL_VIDEOS = 16
