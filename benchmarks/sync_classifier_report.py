@@ -15,12 +15,12 @@ PARTS = ["sync_classifier_accuracy", "sync_classifier_psync", "sync_classifier_e
 INTRO = (
     "Benchmarks of `sync_classifier/` (scripts `benchmarks/sync_classifier_*.py`; each writes its part to "
     "`benchmarks/results/<script>.md`, and `python -m benchmarks.sync_classifier_report` rebuilds this section). "
-    "Machine: 2 CPU cores (AMD EPYC), no GPU, shared with other engineers' jobs during these runs (load average "
-    "5-7), so wall times carry their load. Under such load two torch threads per process stall each other "
-    "(OpenMP barriers with a preempted thread): a training step of the tiny preset took 7-13 s with 2 threads "
-    "and 0.8-4.4 s (median 1.3 s) with 1 thread, against 0.5 s with 2 threads on the idle machine. The runs below use 1 thread. "
-    "A first accuracy run with 2 threads under that load got through only 483 steps in its 20-minute wall "
-    "budget and reached 60.5 % (A→V) / 64.5 % (V→A)."
+    "Machine: 2 CPU cores (AMD EPYC), no GPU, shared with other engineers' jobs. The accuracy run below had the "
+    "machine to itself (load average 1.4: a few short test runs beside it) and used 2 threads with "
+    "`OMP_WAIT_POLICY=PASSIVE`. Under heavy load (average 5-7) two torch threads per process stall each other "
+    "(OpenMP barriers with a preempted thread): a step of the tiny preset then took 7-13 s with 2 threads and "
+    "0.8-4.4 s with 1 thread, against 0.55 s idle; an earlier accuracy run under that load, 1 thread, needed "
+    "40 min wall (19.8 min CPU) for 1393 steps and reached 97.0 % / 96.5 %. The PSync and speed runs used 1 thread."
 )
 
 
