@@ -352,6 +352,28 @@ def _place_audio(
     return out
 
 
+def read_audio(path: str | os.PathLike, sample_rate: int = 16000) -> np.ndarray:
+    """The whole audio track of any file PyAV opens (wav, mp3, m4a, flac, or a video with sound)
+    → (S,) float32 mono at `sample_rate`, from the file's first sample."""
+    path = Path(path)
+    if not path.is_file():
+        raise MediaError("missing", f"audio file not found: {path}")
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+    chunks: list[np.ndarray] = []
+    try:
+        with _open(path) as container:
+            if not container.streams.audio:
+                raise MediaError("no_audio", f"{path} has no audio stream")
+            for frame in container.decode(audio=0):
+                chunks += [chunk.to_ndarray()[0] for chunk in resampler.resample(frame)]
+            chunks += [chunk.to_ndarray()[0] for chunk in resampler.resample(None)]
+    except av.FFmpegError as exc:
+        raise MediaError("decode_error", str(exc)) from exc
+    if not chunks:
+        raise MediaError("no_audio", f"{path}: the audio stream decodes to no samples")
+    return np.clip(np.concatenate(chunks), -1.0, 1.0, dtype=np.float32)
+
+
 def read_video_at(
     path: str | os.PathLike, config: MediaConfig, start_s: float, duration_s: float
 ) -> DecodedMedia:
@@ -359,4 +381,4 @@ def read_video_at(
     return decode(path, config, start_s=start_s, end_s=start_s + duration_s)
 
 
-__all__ = ["DecodedMedia", "MediaError", "ProbeInfo", "analysis_size", "decode", "probe", "read_video_at"]
+__all__ = ["DecodedMedia", "MediaError", "ProbeInfo", "analysis_size", "decode", "probe", "read_audio", "read_video_at"]

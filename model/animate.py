@@ -15,24 +15,8 @@ import json
 import sys
 from pathlib import Path
 
-import av
-import numpy as np
 
-
-def read_audio(path: str | Path, sample_rate: int = 16000) -> np.ndarray:
-    """Any audio (or video-with-audio) file → (S,) float32 mono at `sample_rate`, via PyAV."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"audio file not found: {path}")
-    resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
-    chunks = []
-    with av.open(str(path)) as container:
-        if not container.streams.audio:
-            raise ValueError(f"{path} has no audio stream")
-        for frame in container.decode(audio=0):
-            chunks += [c.to_ndarray()[0] for c in resampler.resample(frame)]
-        chunks += [c.to_ndarray()[0] for c in resampler.resample(None)]
-    return np.clip(np.concatenate(chunks), -1, 1).astype(np.float32) if chunks else np.zeros(0, np.float32)
+from curation.media import read_audio
 
 
 def animate(model: str | Path | None, image: str | Path, audio: str | Path, out: str | Path, prompt: str = "",

@@ -20,7 +20,6 @@ import argparse
 import importlib
 import json
 import sys
-import wave
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -30,7 +29,7 @@ import numpy as np
 import torch
 
 from curation.config import MediaConfig
-from curation.media import DecodedMedia, MediaError, decode, probe
+from curation.media import DecodedMedia, MediaError, decode, probe, read_audio
 from sync_classifier.model import SyncClassifier
 from sync_classifier.preprocessing import audio_to_fbank, clip_fbanks, clip_videos, square_frames
 
@@ -153,28 +152,6 @@ def _centre_excerpt(frames: np.ndarray, fps: float, count: int) -> np.ndarray:
         raise ValueError(f"video has {len(frames)} frames at {fps:g} fps; need {count}")
     start = (len(frames) - count) // 2
     return frames[start : start + count]
-
-
-def read_audio(path: str | Path, sample_rate: int) -> np.ndarray:
-    """Mono float32 audio of a file at `sample_rate`: a video's audio track through
-    `curation.media.decode`, or a PCM .wav file (read with the standard library)."""
-    path = Path(path)
-    if path.suffix.lower() == ".wav":
-        with wave.open(str(path)) as handle:
-            width, channels, rate = handle.getsampwidth(), handle.getnchannels(), handle.getframerate()
-            raw = handle.readframes(handle.getnframes())
-        if width not in (1, 2, 4):
-            raise ValueError(f"{path}: unsupported {8 * width}-bit PCM")
-        dtype = {1: np.uint8, 2: np.int16, 4: np.int32}[width]
-        samples = np.frombuffer(raw, dtype=dtype).astype(np.float32)
-        samples = (samples - 128) / 128 if width == 1 else samples / float(np.iinfo(dtype).max)
-        samples = samples.reshape(-1, channels).mean(axis=1)
-        if rate != sample_rate:
-            import torchaudio
-
-            samples = torchaudio.functional.resample(torch.from_numpy(samples), rate, sample_rate).numpy()
-        return samples.astype(np.float32)
-    return decode(path, MediaConfig(fps=1.0, short_side=16, sample_rate=sample_rate)).audio
 
 
 def read_clip_frames(path: str | Path, fps: float, num_frames: int, short_side: int = 224) -> np.ndarray:

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from curation.config import MediaConfig
-from curation.media import MediaError, decode, probe
+from curation.media import MediaError, decode, probe, read_audio
 
 
 def test_probe_reads_display_geometry_of_a_rotated_video(media_dir):
@@ -79,3 +79,45 @@ def test_limits_reject_oversized_and_overlong_inputs(media_dir):
     with pytest.raises(MediaError) as info:
         probe(media_dir / "hitting_metal.mp4", MediaConfig(max_pixels=320 * 240))
     assert info.value.reason == "too_large"
+
+
+def _write_sine_m4a(path, seconds=1.5, rate=44100, hz=440.0):
+    """An audio-only AAC file in an MP4 (.m4a) container, as phones and browsers record them."""
+    import av
+
+    t = np.arange(int(seconds * rate)) / rate
+    samples = (0.5 * np.sin(2 * np.pi * hz * t)).astype(np.float32)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("aac", rate=rate, layout="mono")
+        for start in range(0, len(samples), 1024):
+            frame = av.AudioFrame.from_ndarray(samples[None, start:start + 1024], format="flt", layout="mono")
+            frame.rate = rate
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path
+
+
+def test_read_audio_takes_audio_only_files_wavs_and_videos(tmp_path, media_dir, fixtures_dir):
+    sine = read_audio(_write_sine_m4a(tmp_path / "tone.m4a"), 16000)
+    assert abs(len(sine) / 16000 - 1.5) < 0.1  # AAC adds at most a frame of priming
+    spectrum = np.abs(np.fft.rfft(sine[4000:20000]))
+    assert abs(np.argmax(spectrum) - 440) <= 2  # a 1 s window at 16 kHz: bin k is k Hz
+    wav = read_audio(fixtures_dir / "asva" / "lions_roaring.wav", 16000)
+    assert wav.dtype == np.float32 and len(wav) > 16000 and np.abs(wav).max() <= 1.0
+    from_video = read_audio(media_dir / "hitting_metal.mp4", 16000)
+    assert abs(len(from_video) / 16000 - 6.0) < 0.1
+
+
+def test_read_audio_names_what_is_wrong(tmp_path, media_dir):
+    with pytest.raises(MediaError) as missing:
+        read_audio(tmp_path / "nope.wav")
+    assert missing.value.reason == "missing"
+    with pytest.raises(MediaError) as silent:
+        read_audio(media_dir / "delayed_start.mp4")  # video only
+    assert silent.value.reason == "no_audio"
+    (tmp_path / "text.mp3").write_text("not audio\n" * 50)
+    with pytest.raises(MediaError) as garbage:
+        read_audio(tmp_path / "text.mp3")
+    assert garbage.value.reason in {"not_a_video", "unreadable", "decode_error"}

@@ -9,7 +9,7 @@ import pytest
 from curation.config import MediaConfig
 from curation.media import decode, probe
 from model.animate import main as animate_main
-from model.animate import read_audio
+from curation.media import read_audio
 from model.pipeline import AVSyncDPipeline, StaticAnimator, prepare_image
 from model.unet import AVSyncUNet
 
