@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
 
 
 @task(name="train-sync-model")
@@ -24,7 +24,11 @@ def train_model(preset: str, out: str, overrides: list[str], config: str | None)
     from sync_classifier.config import load_config
     from sync_classifier.train import train
 
-    result = train(load_config(preset, config, overrides), out)
+    progress_id = create_progress_artifact(progress=0.0, key="training-progress",
+                                           description="share of the step / time budget")
+    result = train(load_config(preset, config, overrides), out,
+                   on_log=lambda row: update_progress_artifact(progress_id, progress=100.0 * row["done"]))
+    update_progress_artifact(progress_id, progress=100.0)
     get_run_logger().info("trained %d steps (resumed from %d) in %.0f s", result.steps, result.resumed_from, result.seconds)
     return {"final_model": str(result.final_model), "steps": result.steps, "seconds": result.seconds,
             "last": result.history[-1] if result.history else None}

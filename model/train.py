@@ -29,6 +29,7 @@ import logging
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -122,7 +123,8 @@ def _check_resume_config(out_dir: Path, config: AVSyncDConfig, resuming: bool) -
             raise ValueError(f"{out_dir} was trained with a different model config; resume needs the same one")
 
 
-def train(config: AVSyncDConfig, out_dir: str | Path, resume: bool = True) -> TrainResult:
+def train(config: AVSyncDConfig, out_dir: str | Path, resume: bool = True,
+          on_log: Callable[[dict], None] | None = None) -> TrainResult:
     """Train (or resume) into `out_dir`; returns the final pipeline folder and the logged curves."""
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState
@@ -280,6 +282,9 @@ def train(config: AVSyncDConfig, out_dir: str | Path, resume: bool = True) -> Tr
             accelerator.log({"train/loss": row["loss"], "train/lr": row["lr"]}, step=step)
             log.info("step %d loss %.4f (%.2f s/step)", step, row["loss"], row["seconds_per_step"])
             history.append(row)
+            if on_log is not None:
+                minutes = (time.perf_counter() - started) / 60
+                on_log(row | {"done": min(1.0, max(step / tc.max_steps, minutes / tc.max_minutes if tc.max_minutes else 0))})
             window_loss, window_n, tick = 0.0, 0, time.perf_counter()
         if tc.eval_every and step % tc.eval_every == 0 and step < tc.max_steps:
             validation.append(validate(step))

@@ -26,6 +26,7 @@ import logging
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,7 +100,8 @@ def _flat(config: SyncConfig) -> dict:
     return out
 
 
-def train(config: SyncConfig, out_dir: str | Path, resume: bool = True, eval_seed: int = 10_000) -> TrainResult:
+def train(config: SyncConfig, out_dir: str | Path, resume: bool = True, eval_seed: int = 10_000,
+          on_log: Callable[[dict], None] | None = None) -> TrainResult:
     """Train (or resume) into `out_dir`; returns where the final model is and what was logged."""
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState
@@ -210,6 +212,9 @@ def train(config: SyncConfig, out_dir: str | Path, resume: bool = True, eval_see
             log.info("step %d loss %.4f acc a2v %.3f v2a %.3f (%.2f s/step)", step, row["loss"], row["a2v_acc"],
                      row["v2a_acc"], row["seconds_per_step"])
             history.append(row)
+            if on_log is not None:
+                minutes = (time.perf_counter() - started) / 60
+                on_log(row | {"done": min(1.0, max(step / tc.max_steps, minutes / tc.max_minutes if tc.max_minutes else 0))})
             window = {"loss": 0.0, "a2v_acc": 0.0, "v2a_acc": 0.0, "n": 0}
             tick = time.perf_counter()
         if step % tc.checkpoint_every == 0 and step < tc.max_steps and not out_of_time:

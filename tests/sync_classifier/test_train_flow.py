@@ -36,3 +36,16 @@ def test_flow_trains_evaluates_and_returns_the_model(tmp_path):
     out = json.loads(result.stdout[result.stdout.index("{"):])
     assert out["steps"] == 2 and Path(out["model"], "model.safetensors").is_file()
     assert out["accuracy"]["videos"] == 2
+    # The trainer's own log lines reach the run's logs (pyproject's [tool.prefect.logging]) ...
+    assert "sync_classifier.train" in result.stdout + result.stderr and "step 2 loss" in result.stdout + result.stderr
+    # ... and the UI shows a finished progress artifact.
+    query = ("import asyncio\nfrom prefect.client.orchestration import get_client\n"
+             "from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey\n"
+             "async def main():\n    async with get_client() as client:\n"
+             "        found = await client.read_artifacts(artifact_filter=ArtifactFilter("
+             "key=ArtifactFilterKey(any_=['training-progress'])))\n"
+             "        print([a.data for a in found])\nasyncio.run(main())\n")
+    artifacts = subprocess.run([sys.executable, "-c", query], cwd=REPO, env=env, capture_output=True, text=True,
+                               timeout=300)
+    assert artifacts.returncode == 0, artifacts.stderr[-2000:]
+    assert artifacts.stdout.strip().splitlines()[-1] == "[100]"  # progress in percent
