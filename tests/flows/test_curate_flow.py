@@ -87,3 +87,57 @@ def test_flow_downloads_from_a_csv_through_a_url_template(prefect_api, mirror, t
     assert summary["videos_ok"] == 2
     assert (out / "media" / "download-archive.txt").read_text().count("generic") == 2
     assert not any("bad" in r for r in requests)
+
+
+@pytest.fixture
+def slot_probe():
+    """A registered metric that records how many of its calls hold the device at once. Each call
+    waits (up to 6 s) for a second one to join it, so two unbounded batches always overlap."""
+    import threading
+    import time
+
+    import numpy as np
+
+    from curation.metrics import _REGISTRY, register_batched
+    from curation.metrics.neural_scoring import holding_device
+
+    state = {"active": 0, "most": 0}
+    lock = threading.Lock()
+
+    @register_batched("slot_probe_for_tests", ["slot_probe"])
+    def probe(videos, **_):
+        with holding_device():
+            with lock:
+                state["active"] += 1
+                state["most"] = max(state["most"], state["active"])
+            deadline = time.monotonic() + 6.0
+            while state["most"] < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            with lock:
+                state["active"] -= 1
+        return [{"slot_probe": np.ones(len(video.windows))} for video in videos]
+
+    yield state
+    _REGISTRY.pop("slot_probe_for_tests")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("gpu_slots", [1, 2])
+def test_neural_scoring_holds_the_gpu_concurrency_limit(prefect_api, small_folder, tmp_path, slot_probe, gpu_slots):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+
+    from flows.curate import curate_vggsound
+
+    with get_client(sync_client=True) as client:
+        client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name="gpu", limit=gpu_slots))
+    try:
+        config = tmp_path / "config.yaml"
+        config.write_text("min_clips_per_class: 1\nbatch_size: 1\nmetrics: [pixel, amplitude, slot_probe_for_tests]\n")
+        summary = curate_vggsound(videos=str(small_folder), out=str(tmp_path / "out"), config=str(config))
+    finally:
+        with get_client(sync_client=True) as client:
+            client.delete_global_concurrency_limit_by_name("gpu")
+    assert summary["videos_ok"] == 2
+    # The flow's two task threads score concurrently; the `gpu` limit lets only `gpu_slots` hold the device.
+    assert slot_probe["most"] == gpu_slots
