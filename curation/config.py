@@ -9,8 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from curation.layered_config import read_mapping
 
 
 class _Strict(BaseModel):
@@ -110,10 +111,4 @@ def load_config(path: str | Path | None = None) -> CurationConfig:
     """Defaults, overridden by the YAML file at `path` when given."""
     if path is None:
         return CurationConfig()
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"config file not found: {path}")
-    data = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(data, dict):
-        raise ValueError(f"config file {path} must hold a mapping, got {type(data).__name__}")
-    return CurationConfig.model_validate(data)
+    return CurationConfig.model_validate(read_mapping(path))

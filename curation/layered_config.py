@@ -33,6 +33,17 @@ def parse_override(text: str) -> dict:
     return value
 
 
+def read_mapping(path: str | Path) -> dict:
+    """A YAML config file's top-level mapping (an empty file is an empty mapping)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"config file not found: {path}")
+    loaded = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(loaded, dict):
+        raise ValueError(f"config file {path} must hold a mapping, got {type(loaded).__name__}")
+    return loaded
+
+
 def load_layered(presets: Mapping[str, Callable[[], ConfigT]], preset: str, path: str | Path | None = None,
                  overrides: Sequence[str] = ()) -> ConfigT:
     """The preset named `preset`, then the YAML file at `path`, then `overrides`, validated."""
@@ -41,13 +52,7 @@ def load_layered(presets: Mapping[str, Callable[[], ConfigT]], preset: str, path
     base = presets[preset]()
     data = base.model_dump()
     if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"config file not found: {path}")
-        loaded = yaml.safe_load(path.read_text()) or {}
-        if not isinstance(loaded, dict):
-            raise ValueError(f"config file {path} must hold a mapping")
-        data = merge(data, loaded)
+        data = merge(data, read_mapping(path))
     for override in overrides:
         data = merge(data, parse_override(override))
     return type(base).model_validate(data)
