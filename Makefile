@@ -22,7 +22,7 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-## make demo: the whole chain on generated + real clips (embedded Prefect API, ~6 min on 2 cores):
+## make demo: the whole chain on generated + real clips (embedded Prefect API, ~8 min on 2 cores):
 ## train a tiny sync classifier → curate the demo set with PSync → train a tiny AVSyncD → animate a picture with a sound
 demo: install
 	$(BIN)/python -m flows.demo --out data/demo

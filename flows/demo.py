@@ -8,7 +8,7 @@
 4. AVSyncD: a tiny model trained briefly on generated sync clips animates the authors' lion
    picture with a lion's roar (model/demo.py); the mp4's path is printed.
 
-    python -m flows.demo --out data/demo                     # ~6 min on 2 CPU cores
+    python -m flows.demo --out data/demo                     # ~8 min on 2 CPU cores
     python -m flows.demo --out data/demo --curation-only     # step 1 and 3 without PSync, ~25 s
 """
 
@@ -30,11 +30,11 @@ REAL_CLIPS = REPO / "tests" / "fixtures" / "media"
 DEMO_CONFIG = REPO / "configs" / "demo.yaml"
 # (file, label folder): real footage with sound; the rotated one has two hard cuts.
 DEMO_REAL = [("hitting_metal.mp4", "hitting"), ("issue-134-rotate.mp4", "movie_scene")]
-# The demo's sync classifier: a short run that keeps the demo under ~10 min (≈ 4.5 min on 2 idle cores).
-# Held-out accuracy is then ≈ 45 % (chance 35.5 %); it passes 90 % after ≈ 1000 steps (BENCHMARKS.md).
-# Capped in wall time on a busy machine.
-SYNC_STEPS = 500
-SYNC_MAX_MINUTES = 5.0
+# The demo's sync classifier: long enough to learn (held-out accuracy ≈ 45 % at 500 steps, ≈ 85 % at 750,
+# > 90 % after ≈ 1000; chance 35.5 %; BENCHMARKS.md), short enough for a demo under ~10 min (≈ 6 min on 2
+# idle cores). Capped in wall time on a busy machine.
+SYNC_STEPS = 750
+SYNC_MAX_MINUTES = 6.5
 SYNC_EVAL_VIDEOS = 16
 SYNC_DEMO_SETTINGS = {"train": {"eval_every": 0, "eval_videos": 8, "checkpoint_every": 200, "log_every": 50}}
 
