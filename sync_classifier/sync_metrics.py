@@ -222,11 +222,22 @@ def main(argv: list[str] | None = None, scorer: ImageAudioScorer | None = None) 
     parser.add_argument("--reference", required=True, help="ground-truth video of the same clip")
     parser.add_argument("--audio", help="conditioning audio (.wav or any video/audio container); "
                         "default: the reference video's audio track")
-    parser.add_argument("--scorer", help="image-audio scorer for AlignSync, as package.module:ClassOrFactory")
+    parser.add_argument("--imagebind", metavar="CHECKPOINT",
+                        help="imagebind_huge.pth: AlignSync with ImageBind's image-audio scores (the paper's IA)")
+    parser.add_argument("--imagebind-preset", default="huge", help="ImageBind size of that file (default: huge)")
+    parser.add_argument("--scorer", help="another image-audio scorer for AlignSync, as package.module:ClassOrFactory")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
     if args.scorer:
         scorer = load_scorer(args.scorer)
+    elif args.imagebind:
+        from model.encoders.image_audio import ImageBindIAScorer
+
+        try:
+            scorer = ImageBindIAScorer(args.imagebind, args.imagebind_preset, device=args.device)
+        except (FileNotFoundError, ValueError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     model = SyncClassifier.from_pretrained(args.checkpoint, device=args.device)
     try:
         report = sync_report_for_files(model, args.video, args.reference, args.audio, scorer)

@@ -1,0 +1,42 @@
+"""Image-audio alignment (IA) with ImageBind, for AlignSync (paper Eqs. 3-4).
+
+Implements `sync_classifier.sync_metrics.ImageAudioScorer`: the raw cosine similarity of each
+image's ImageBind vision embedding with the sound's audio embedding (3 clips of 2 s, averaged as
+ImageBind does), not ×100 — the authors' IA.
+
+    python -m sync_classifier.sync_metrics --checkpoint SYNC/final --video gen.mp4 --reference real.mp4 \
+        --imagebind pretrained/imagebind_huge.pth
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+
+from model.encoders.imagebind import load_imagebind
+from model.encoders.imagebind_audio import SAMPLE_RATE, audio_clips
+from model.encoders.images import clip_pixels
+
+
+class ImageBindIAScorer:
+    """IA scores from ImageBind's vision and audio branches (loaded strictly from the official file)."""
+
+    def __init__(self, checkpoint: str | os.PathLike, preset: str = "huge", device: str = "cpu"):
+        self.model = load_imagebind(checkpoint, preset, modalities=("vision", "audio"), device=device)
+
+    @torch.inference_mode()
+    def image_audio_scores(self, images: np.ndarray, audio: np.ndarray, sample_rate: int) -> np.ndarray:
+        """images (N, H, W, 3) uint8 RGB (centre-cropped to the model's size), audio (S,) mono → (N,)."""
+        model = self.model
+        wave = torch.as_tensor(np.asarray(audio, dtype=np.float32))
+        if sample_rate != SAMPLE_RATE:
+            import torchaudio
+
+            wave = torchaudio.functional.resample(wave, sample_rate, SAMPLE_RATE)
+        mels = audio_clips(wave.numpy(), SAMPLE_RATE).unsqueeze(0)  # (1, clips, 1, mel, frames)
+        sound = model.embed("audio", mels.to(model.device, model.dtype))  # (1, E), unit
+        pictures = model.embed("vision", clip_pixels(images, model.config.image_size, device=model.device,
+                                                     dtype=model.dtype))  # (N, E), unit
+        return (pictures @ sound[0]).cpu().numpy().astype(np.float64)
