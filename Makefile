@@ -12,7 +12,7 @@ PREFECT := PREFECT_API_URL=http://127.0.0.1:$(PREFECT_PORT)/api $(BIN)/prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install demo test server worker worker-gpu deploy clean
+.PHONY: install browser demo test server worker worker-gpu deploy clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,13 +22,18 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+## make browser: Debian's Chromium for the browser tests (Playwright drives /usr/bin/chromium; its own download does not work here)
+browser: /usr/bin/chromium
+/usr/bin/chromium:
+	apt-get install -y chromium || (apt-get update && apt-get install -y chromium)
+
 ## make demo: the whole chain on generated + real clips (embedded Prefect API, ~8 min on 2 cores):
 ## train a tiny sync classifier → curate the demo set with PSync → train a tiny AVSyncD → animate a picture with a sound
 demo: install
 	$(BIN)/python -m flows.demo --out data/demo
 
 ## make test: the whole test suite (CPU, a few minutes)
-test: install
+test: install browser
 	$(BIN)/pytest
 
 ## make server: Prefect server + UI on http://127.0.0.1:$(PREFECT_PORT)
