@@ -1,0 +1,93 @@
+"""The review page's HTTP API (FastAPI) over a `ReviewSession`.
+
+    GET  /                      the page (static HTML + JS, no build step)
+    GET  /api/state             candidates with their current decisions, progress per class
+    GET  /api/changes?after=N   decision records after sequence number N (other tabs' work)
+    POST /api/decisions         {clip, decision, base_version, reviewer} → the record;
+                                409 {current} when the clip changed since base_version
+    GET  /clips/{key}.mp4       the clip's cut (window only), with HTTP Range support
+    POST /api/finish            mark the review finished (finished.json + hook)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, HTTPException
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
+
+from curation.media import MediaError
+from curation.review.decisions import DECISIONS, DecisionConflict
+from curation.review.session import ReviewSession
+
+STATIC = Path(__file__).with_name("static")
+
+
+class DecisionIn(BaseModel):
+    clip: str
+    decision: str = Field(description=" / ".join(DECISIONS))
+    base_version: int | None = Field(None, description="the clip's version the client saw; null overwrites")
+    reviewer: str | None = None
+
+
+class FinishIn(BaseModel):
+    reviewer: str | None = None
+
+
+def create_app(session: ReviewSession) -> FastAPI:
+    app = FastAPI(title="asva review", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.session = session
+
+    @app.get("/")
+    def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return Response(status_code=204)
+
+    @app.get("/api/state")
+    def state() -> dict:
+        return session.state()
+
+    @app.get("/api/changes")
+    def changes(after: int = 0) -> dict:
+        latest = session.decisions.latest()
+        records = [r.to_dict() for r in session.decisions.records_after(after)]
+        return {"seq": after + len(records), "records": records, "progress": session.progress(latest)}
+
+    @app.post("/api/decisions")
+    def decide(body: DecisionIn):
+        try:
+            record = session.decide(body.clip, body.decision, body.reviewer, body.base_version)
+        except KeyError:
+            raise HTTPException(404, f"no candidate clip {body.clip!r} in this review") from None
+        except DecisionConflict as conflict:
+            return JSONResponse(status_code=409, content={"detail": str(conflict),
+                                                          "current": conflict.current.to_dict()})
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from None
+        return {"record": record.to_dict(), "progress": session.progress()}
+
+    @app.get("/clips/{key}.mp4")
+    def clip(key: str) -> FileResponse:
+        candidate = session.by_key.get(key)
+        if candidate is None:
+            raise HTTPException(404, f"no candidate clip {key!r} in this review")
+        try:
+            path = session.clips.get(candidate)
+        except (MediaError, FileNotFoundError) as exc:
+            raise HTTPException(422, f"cannot cut {key}: {exc}") from None
+        return FileResponse(path, media_type="video/mp4", headers={"Cache-Control": "private, max-age=3600"})
+
+    @app.post("/api/finish")
+    def finish(body: FinishIn) -> dict:
+        return session.finish(body.reviewer)
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
+
+
+__all__ = ["create_app"]
