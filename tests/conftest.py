@@ -92,3 +92,24 @@ def mirror(tmp_path, media_dir):
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's package; Playwright's own browser download does not work here
+
+
+@pytest.fixture(scope="session")
+def chromium_browser():
+    """Headless Chromium driven by Playwright (sync API), shared by the browser tests."""
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium package (make test does)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--autoplay-policy=no-user-gesture-required"])
+        try:
+            yield browser
+        finally:
+            browser.close()
