@@ -66,6 +66,7 @@ def serve(args: argparse.Namespace) -> int:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((HOST, args.port))  # bound here so --port 0 can print the port it got
+    sock.listen(128)  # connections made before uvicorn starts wait in the backlog
     port = sock.getsockname()[1]
     print(f"Reviewing {len(session.candidates)} candidates of {len(session.classes)} classes; "
           f"decisions in {session.decisions.path}", flush=True)
