@@ -6,6 +6,7 @@
     POST /api/decisions         {clip, decision, base_version, reviewer} → the record;
                                 409 {current} when the clip changed since base_version
     GET  /clips/{key}.mp4       the clip's cut (window only), with HTTP Range support
+    GET  /clips/{key}.jpg       its first frame (the grid's poster)
     POST /api/finish            mark the review finished (finished.json + hook)
 """
 
@@ -81,6 +82,17 @@ def create_app(session: ReviewSession) -> FastAPI:
         except (MediaError, FileNotFoundError) as exc:
             raise HTTPException(422, f"cannot cut {key}: {exc}") from None
         return FileResponse(path, media_type="video/mp4", headers={"Cache-Control": "private, max-age=3600"})
+
+    @app.get("/clips/{key}.jpg")
+    def poster(key: str) -> FileResponse:
+        candidate = session.by_key.get(key)
+        if candidate is None:
+            raise HTTPException(404, f"no candidate clip {key!r} in this review")
+        try:
+            path = session.clips.poster(candidate)
+        except (MediaError, FileNotFoundError) as exc:
+            raise HTTPException(422, f"cannot cut {key}: {exc}") from None
+        return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
 
     @app.post("/api/finish")
     def finish(body: FinishIn) -> dict:

@@ -1,12 +1,16 @@
 """Playable cuts of the candidate clips: the clip's window only, as a small H.264 + AAC mp4 the
-browser plays with its sound.
+browser plays with its sound, and a JPEG of its first frame (the grid shows posters and loads a
+video only when it is selected: Chromium opens at most 6 connections per host, and a grid of
+preloading videos would hold them all).
 
 A clip is decoded with the project's one decode path (`curation.media.decode`, here at the
 source frame rate, capped) and encoded with its one mp4 writer (`synthetic.write_mp4`, index
 up front so playback starts before the file is fully loaded). Cuts are cached under
 `DIR/review/cache/`, named by a hash of (source path, size, mtime, window), written to a
 temporary name and renamed, so a half-written cut is never served. Concurrent requests for the
-same clip wait for one cut. A background thread can pre-cut the clips in review order.
+same clip wait for one cut. Pre-cutting in review order runs in the background one clip at a
+time; a poster decodes only its frame (a poster request must not wait for a cut: it holds one of
+the browser's few connections meanwhile).
 """
 
 from __future__ import annotations
@@ -17,8 +21,10 @@ import os
 import queue
 import tempfile
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+
+import cv2
 
 from curation.config import MediaConfig
 from curation.media import decode, probe
@@ -50,6 +56,22 @@ class ClipCache:
                    f"{clip.start_s:.6f}|{clip.end_s:.6f}|{self.short_side}"
         return self.cache_dir / f"{hashlib.sha1(identity.encode()).hexdigest()[:20]}.mp4"
 
+    def poster(self, clip: Candidate) -> Path:
+        """The JPEG poster of `clip` (the first frame of its window, at the cut's size)."""
+        target = self.cached_path(clip).with_suffix(".jpg")
+        if target.is_file():
+            return target
+        with self._lock_for(target.name):
+            if not target.is_file():
+                config = MediaConfig(fps=5.0, short_side=self.short_side, require_audio=False)
+                media = decode(clip.path, config, start_s=clip.start_s, end_s=min(clip.end_s, clip.start_s + 0.2))
+                ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(media.frames[0], cv2.COLOR_RGB2BGR),
+                                        [cv2.IMWRITE_JPEG_QUALITY, 85])
+                if not ok:
+                    raise RuntimeError(f"could not encode the poster of {clip.key}")
+                _write_atomic(target, lambda tmp: Path(tmp).write_bytes(jpeg.tobytes()))
+        return target
+
     def get(self, clip: Candidate) -> Path:
         """The cut of `clip`, cutting it now if needed. Raises `curation.media.MediaError` when the
         source cannot be decoded (the reason is also kept in `errors`)."""
@@ -75,14 +97,9 @@ class ClipCache:
         fps = min(info.fps, MAX_FPS) if info.fps > 0 else 25.0
         config = MediaConfig(fps=fps, short_side=self.short_side, sample_rate=SAMPLE_RATE, require_audio=False)
         media = decode(clip.path, config, start_s=clip.start_s, end_s=clip.end_s, info=info)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".mp4", dir=self.cache_dir)
-        os.close(fd)
-        try:
-            audio = media.audio if info.has_audio else None
-            write_mp4(tmp, media.frames, fps, audio, SAMPLE_RATE, crf=23, movflags="faststart")
-            os.replace(tmp, target)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+        audio = media.audio if info.has_audio else None
+        _write_atomic(target, lambda tmp: write_mp4(tmp, media.frames, fps, audio, SAMPLE_RATE, crf=23,
+                                                     movflags="faststart"))
 
     # -- background pre-cutting ------------------------------------------------------------------
 
@@ -113,6 +130,17 @@ class ClipCache:
             self._queue.put(None)
             self._worker.join(timeout=30)
             self._worker = None
+
+
+def _write_atomic(target: Path, write: Callable[[str], object]) -> None:
+    """Call `write(temporary path)` next to `target`, then rename it into place."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=target.suffix, dir=target.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, target)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 __all__ = ["ClipCache"]

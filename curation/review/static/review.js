@@ -27,17 +27,18 @@ function statusText(clip) {
 }
 
 function renderProgress(progress) {
-  const body = $("progress").tBodies[0];
-  body.replaceChildren(...progress.map((row) => {
-    const tr = document.createElement("tr");
-    tr.dataset.class = row.class;
-    if (row.accept < row.target) tr.className = "short";
+  state.progress = progress;
+  $("progress").replaceChildren(...progress.map((row) => {
+    const line = document.createElement("div");
+    line.className = "progress-row" + (row.accept < row.target ? " short" : "");
+    line.dataset.class = row.class;
     const pct = Math.min(100, (100 * row.accept) / row.target);
-    tr.innerHTML = `<td></td><td class="accepted">${row.accept} / ${row.target}</td>` +
-      `<td><div class="bar"><div style="width:${pct}%"></div></div></td>` +
-      `<td>${row.reject}</td><td>${row.skip}</td><td class="undecided">${row.undecided}</td><td>${row.candidates}</td>`;
-    tr.firstChild.textContent = row.class;
-    return tr;
+    line.innerHTML = `<span class="name"></span><span class="accepted">${row.accept} / ${row.target}</span>` +
+      `<span class="bar"><span style="width:${pct}%"></span></span>` +
+      `<span class="rest"><span class="reject">${row.reject}</span> rej · <span class="skip">${row.skip}</span> skip · ` +
+      `<span class="undecided">${row.undecided}</span> open of <span class="candidates">${row.candidates}</span></span>`;
+    line.firstChild.textContent = row.class;
+    return line;
   }));
   for (const row of progress) {
     const head = document.querySelector(`section[data-class="${CSS.escape(row.class)}"] .count`);
@@ -87,7 +88,10 @@ function makeCard(clip) {
   status.className = "status";
   card.append(video, meta, scores, reasons, actions, status);
   card.addEventListener("click", (event) => {
-    if (!event.target.closest("button")) select(state.visible.indexOf(clip.key), false);
+    if (event.target.closest("button")) return;
+    const unloaded = event.target === video && !video.getAttribute("src");
+    select(state.visible.indexOf(clip.key), false);
+    if (unloaded) playCard(card, true);  // a click on a poster plays the clip
   });
   updateCard(clip, card);
   return card;
@@ -107,8 +111,8 @@ function updateCard(clip, card = cardOf(clip.key)) {
 const loader = new IntersectionObserver((entries) => {
   for (const entry of entries) {
     if (!entry.isIntersecting) continue;
-    const video = entry.target;
-    if (!video.getAttribute("src")) { video.preload = "metadata"; video.src = video.dataset.src; }
+    const video = entry.target;  // a poster only: the video loads when it is played
+    video.poster = video.dataset.src.replace(/\.mp4$/, ".jpg");
     loader.unobserve(video);
   }
 }, { rootMargin: "400px" });
@@ -143,6 +147,7 @@ function renderGrid() {
   if (!sections.length) grid.textContent = "No clip matches these filters.";
   for (const video of grid.querySelectorAll("video")) loader.observe(video);
   $("shown").textContent = `showing ${clips.length} of ${state.clips.length} clips`;
+  if (state.progress) renderProgress(state.progress);
   state.current = -1;
   if (state.visible.length) select(0, false);
 }
@@ -156,12 +161,22 @@ function select(index, play = $("autoplay").checked) {
   card.classList.add("current");
   card.scrollIntoView({ block: "nearest" });
   card.focus({ preventScroll: true });
+  load(card, "metadata");
+  const next = state.visible[index + 1];
+  if (next) load(cardOf(next), "auto");  // the likely next clip is ready when its turn comes
   if (play) playCard(card, true);
+}
+
+function load(card, preload) {
+  const video = card.querySelector("video");
+  if (video.getAttribute("src")) return;
+  video.preload = preload;
+  video.src = video.dataset.src;
 }
 
 function playCard(card, fromStart) {
   const video = card.querySelector("video");
-  if (!video.getAttribute("src")) video.src = video.dataset.src;
+  load(card, "auto");
   if (fromStart) video.currentTime = 0;
   video.play().catch(() => {});  // a browser may refuse autoplay before any user gesture
 }
@@ -291,10 +306,15 @@ async function start() {
   $("finish-no").addEventListener("click", () => { $("finish-confirm").hidden = true; });
   $("finish-yes").addEventListener("click", finish);
   document.addEventListener("keydown", onKey);
-  renderGrid();
   renderProgress(data.progress);
+  // Keep the selected card clear of the sticky header when it is scrolled into view.
+  const pad = () => { document.documentElement.style.scrollPaddingTop = `${document.querySelector("header").offsetHeight + 8}px`; };
+  pad();
+  new ResizeObserver(pad).observe(document.querySelector("header"));
+  renderGrid();
   if (data.finished) setMessage(`This review was marked finished at ${data.finished.finished_at} by ${data.finished.reviewer}.`);
   if (!data.clips.length) setMessage("This run has no candidate clip of the selected classes.", true);
+  window.reviewReadyMs = performance.now();  // ms since navigation start (benchmarks read it)
   document.body.dataset.ready = "1";
   setTimeout(poll, POLL_MS);
 }

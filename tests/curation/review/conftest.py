@@ -3,17 +3,14 @@ and a review server started as a subprocess, as a user starts it."""
 
 from __future__ import annotations
 
-import re
 import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from curation.config import CurationConfig
 from curation.pipeline import run_curation
+from curation.review.process import ReviewProcess
 from curation.sources.local import scan_video_folder
 from curation.sources.synthetic import make_demo_set
 
@@ -48,49 +45,12 @@ def run_copy(curated_run, tmp_path) -> tuple[Path, Path]:
     return run, curated_run / "classes.txt"
 
 
-class ReviewServer:
-    """`python -m curation.review` in a subprocess on a free port of 127.0.0.1."""
-
-    def __init__(self, run: Path, classes: Path, *extra: str):
-        self.args = [sys.executable, "-m", "curation.review", "--run", str(run), "--classes", str(classes),
-                     "--port", "0", "--reviewer", "tester", *extra]
-        self.process: subprocess.Popen | None = None
-        self.url = ""
-
-    def start(self) -> "ReviewServer":
-        self.process = subprocess.Popen(self.args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                        text=True)
-        deadline = time.monotonic() + 60
-        lines = []
-        while time.monotonic() < deadline:
-            line = self.process.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            match = re.search(r"Review page: (http://127\.0\.0\.1:\d+/)", line)
-            if match:
-                self.url = match.group(1)
-                return self
-        self.stop()
-        raise RuntimeError("review server did not start:\n" + "".join(lines))
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
-
-
 @pytest.fixture
 def review_server():
-    servers: list[ReviewServer] = []
+    servers: list[ReviewProcess] = []
 
-    def start(run: Path, classes: Path, *extra: str) -> ReviewServer:
-        servers.append(ReviewServer(run, classes, *extra).start())
+    def start(run: Path, classes: Path, *extra: str) -> ReviewProcess:
+        servers.append(ReviewProcess(run, "--classes", str(classes), "--reviewer", "tester", *extra, cwd=REPO).start())
         return servers[-1]
 
     yield start

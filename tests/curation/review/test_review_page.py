@@ -47,7 +47,7 @@ def test_review_plays_clips_and_keeps_decisions(run_copy, review_server, chromiu
     keys = page.evaluate("() => [...document.querySelectorAll('article.card')].map(c => c.dataset.key)")
     assert len(keys) == len(listed)
     assert page.locator("section h2").all_inner_texts()[0].startswith("hammering")
-    assert page.locator('#progress tr[data-class="playing_cello"] td').nth(6).inner_text() == "0"
+    assert page.locator('#progress [data-class="playing_cello"] .candidates').inner_text() == "0"
 
     # Play the selected clip with the keyboard: it advances, has sound, and lasts the window only.
     clip = page.evaluate("k => fetch('/api/state').then(r => r.json()).then(s => s.clips.find(c => c.key === k))",
@@ -69,8 +69,8 @@ def test_review_plays_clips_and_keeps_decisions(run_copy, review_server, chromiu
     page.keyboard.press("u")
     page.wait_for_selector(f'article.card[data-key="{keys[4]}"][data-version="2"][data-decision="undecided"]')
     expected = {keys[1]: ("accept", 1), keys[2]: ("reject", 1), keys[3]: ("skip", 1), keys[4]: ("undecided", 2)}
-    hammering = page.locator('#progress tr[data-class="hammering"] td')
-    assert hammering.nth(1).inner_text() == "1 / 100" and hammering.nth(3).inner_text() == "1"
+    hammering = page.locator('#progress [data-class="hammering"]')
+    assert hammering.locator(".accepted").inner_text() == "1 / 100" and hammering.locator(".skip").inner_text() == "1"
 
     def assert_kept(page) -> None:
         shown = shown_decisions(page)
