@@ -24,7 +24,7 @@ from curation.manifest import WINDOW_KEY_SCHEMA
 from curation.sources.vggsound import normalise_label, read_class_folders
 
 CANDIDATE_TABLES = ("avsync_ac", "clips")
-DEFAULT_CLASSES = Path("data/classes/avsync15.txt")
+DEFAULT_CLASSES = Path(__file__).resolve().parents[2] / "data" / "classes" / "avsync15.txt"  # AVSync15's 15
 _WINDOW_BOOKKEEPING = set(WINDOW_KEY_SCHEMA.names) | {"passed", "reasons"}
 
 

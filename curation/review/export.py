@@ -104,8 +104,6 @@ def export_accepted(run_dir: str | Path, out: str | Path, classes_file: str | Pa
                     table: str = "avsync_ac") -> ExportReport:
     """Write the review's accepted clips as an AVSync15 manifest at `out` (`source` = review).
     Raises ValueError when nothing was accepted (an empty manifest would only fail later)."""
-    from curation.avsync15 import class_prompt, write_avsync15_manifest  # the dataset stage's one writer
-
     if train_per_class < 0 or test_per_class < 0 or train_per_class + test_per_class == 0:
         raise ValueError("--train-per-class and --test-per-class must be >= 0 and not both 0")
     run_dir = Path(run_dir)
@@ -115,6 +113,8 @@ def export_accepted(run_dir: str | Path, out: str | Path, classes_file: str | Pa
     if not accepted:
         raise ValueError(f"no accepted clip in {review_dir(run_dir) / 'decisions.jsonl'}: review the candidates "
                          f"first (python -m curation.review --run {run_dir})")
+    from curation.avsync15 import class_prompt, write_avsync15_manifest  # the dataset stage's one writer
+
     report = ExportReport(Path(out), train_per_class + test_per_class)
     rows = []
     by_class: dict[str, list[Candidate]] = {name: [] for name in class_order(classes_file)}
