@@ -72,27 +72,25 @@ def create_app(session: ReviewSession) -> FastAPI:
             raise HTTPException(422, str(exc)) from None
         return {"record": record.to_dict(), "progress": session.progress()}
 
-    @app.get("/clips/{key}.mp4")
-    def clip(key: str) -> FileResponse:
+    def media_file(key: str, make, media_type: str) -> FileResponse:
+        """Serve `make(candidate)`'s file: 404 for a key that is not a candidate, 422 if the
+        source cannot be decoded."""
         candidate = session.by_key.get(key)
         if candidate is None:
             raise HTTPException(404, f"no candidate clip {key!r} in this review")
         try:
-            path = session.clips.get(candidate)
+            path = make(candidate)
         except (MediaError, FileNotFoundError) as exc:
             raise HTTPException(422, f"cannot cut {key}: {exc}") from None
-        return FileResponse(path, media_type="video/mp4", headers={"Cache-Control": "private, max-age=3600"})
+        return FileResponse(path, media_type=media_type, headers={"Cache-Control": "private, max-age=3600"})
+
+    @app.get("/clips/{key}.mp4")
+    def clip(key: str) -> FileResponse:
+        return media_file(key, session.clips.get, "video/mp4")
 
     @app.get("/clips/{key}.jpg")
     def poster(key: str) -> FileResponse:
-        candidate = session.by_key.get(key)
-        if candidate is None:
-            raise HTTPException(404, f"no candidate clip {key!r} in this review")
-        try:
-            path = session.clips.poster(candidate)
-        except (MediaError, FileNotFoundError) as exc:
-            raise HTTPException(422, f"cannot cut {key}: {exc}") from None
-        return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
+        return media_file(key, session.clips.poster, "image/jpeg")
 
     @app.post("/api/finish")
     def finish(body: FinishIn) -> dict:

@@ -59,7 +59,7 @@ class ReviewSession:
         self.classes_file = Path(self.classes_file)
         self.candidates = load_candidates(self.run_dir, self.classes_file, self.table)
         self.by_key = {c.key: c for c in self.candidates}
-        self.classes = [name for name in class_order(self.classes_file)]
+        self.classes = class_order(self.classes_file)
         self.decisions = DecisionLog(review_dir(self.run_dir) / "decisions.jsonl")
         self.clips = ClipCache(review_dir(self.run_dir) / "cache")
 
