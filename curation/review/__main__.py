@@ -7,14 +7,10 @@ from __future__ import annotations
 import argparse
 import getpass
 import logging
-import socket
 import sys
 from pathlib import Path
 
 from curation.review.candidates import CANDIDATE_TABLES, DEFAULT_CLASSES
-
-HOST = "127.0.0.1"  # never another interface: the page has no authentication
-
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m curation.review", description=__doc__,
@@ -51,9 +47,7 @@ def export(args: argparse.Namespace) -> int:
 
 
 def serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from curation.review.app import create_app
+    from curation.review.app import serve_session
     from curation.review.session import ReviewSession, post_json_hook
 
     session = ReviewSession(args.run, args.classes, args.reviewer or getpass.getuser(), args.table,
@@ -61,21 +55,7 @@ def serve(args: argparse.Namespace) -> int:
     if not session.candidates:
         print(f"warning: {args.run}/{args.table}.parquet has no clip of the classes in {args.classes}"
               + (" (try --table clips)" if args.table == "avsync_ac" else ""), file=sys.stderr)
-    if not args.no_prefetch:
-        session.clips.prefetch(session.candidates)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((HOST, args.port))  # bound here so --port 0 can print the port it got
-    sock.listen(128)  # connections made before uvicorn starts wait in the backlog
-    port = sock.getsockname()[1]
-    print(f"Reviewing {len(session.candidates)} candidates of {len(session.classes)} classes; "
-          f"decisions in {session.decisions.path}", flush=True)
-    print(f"Review page: http://{HOST}:{port}/", flush=True)
-    server = uvicorn.Server(uvicorn.Config(create_app(session), log_level="warning"))
-    try:
-        server.run(sockets=[sock])
-    finally:
-        session.close()
+    serve_session(session, args.port, prefetch=not args.no_prefetch)
     return 0
 
 
@@ -84,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         return export(args) if args.export else serve(args)
-    except (FileNotFoundError, ValueError) as exc:
+    except (OSError, ValueError) as exc:  # a missing run or class list, a port in use, nothing to export
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

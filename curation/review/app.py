@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 from fastapi import FastAPI, HTTPException
@@ -24,6 +25,7 @@ from curation.review.decisions import DECISIONS, DecisionConflict
 from curation.review.session import ReviewSession
 
 STATIC = Path(__file__).with_name("static")
+HOST = "127.0.0.1"  # never another interface: the page has no authentication
 
 
 class DecisionIn(BaseModel):
@@ -100,4 +102,27 @@ def create_app(session: ReviewSession) -> FastAPI:
     return app
 
 
-__all__ = ["create_app"]
+def serve_session(session: ReviewSession, port: int = 8765, prefetch: bool = True) -> None:
+    """Serve the review page on 127.0.0.1:`port` (0: any free port) until interrupted; prints
+    "Review page: URL" once it accepts connections. `prefetch` cuts the clips in review order
+    in the background."""
+    import uvicorn
+
+    if prefetch:
+        session.clips.prefetch(session.candidates)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((HOST, port))  # bound here so port 0 can print the port it got
+    sock.listen(128)  # connections made before uvicorn starts wait in the backlog
+    print(f"Reviewing {len(session.candidates)} candidates of {len(session.classes)} classes; "
+          f"decisions in {session.decisions.path}", flush=True)
+    print(f"Review page: http://{HOST}:{sock.getsockname()[1]}/", flush=True)
+    server = uvicorn.Server(uvicorn.Config(create_app(session), log_level="warning"))
+    try:
+        server.run(sockets=[sock])
+    finally:
+        session.close()
+        sock.close()
+
+
+__all__ = ["HOST", "create_app", "serve_session"]
