@@ -192,6 +192,26 @@ def sync_report(model: SyncClassifier, audio: np.ndarray, generated: np.ndarray,
     return SyncReport(s_gen, s_ref, rel, p_align, alignsync(rel, p_align))
 
 
+@torch.no_grad()
+def sync_scores(model: SyncClassifier, audios: Sequence[np.ndarray], videos: Sequence[np.ndarray],
+                batch_size: int = 32) -> np.ndarray:
+    """φ(a_i, v_i) of N matched pairs in batches (the batched path of `sync_report` for evaluation).
+
+    audios: N (S,) mono waveforms at the model's rate (centre 2 s used); videos: N (F, H, W, 3)
+    uint8 clips at the model's 6 fps → (N,) float64 scores. RelSync is then
+    `relsync(scores_generated, scores_reference)` elementwise.
+    """
+    if len(audios) != len(videos):
+        raise ValueError(f"{len(audios)} audios for {len(videos)} videos")
+    cfg = model.config
+    out = []
+    for b in range(0, len(videos), batch_size):
+        fbank = torch.stack([audio_to_fbank(a, cfg) for a in audios[b : b + batch_size]]).to(model.device)
+        video = torch.cat([clip_videos(v, cfg.video_fps, [0.0], cfg) for v in videos[b : b + batch_size]])
+        out.append(model.head(model.encode_audio(fbank), model.encode_video(video.to(model.device))).float().cpu())
+    return torch.cat(out).numpy().astype(np.float64) if out else np.zeros(0)
+
+
 def sync_report_for_files(model: SyncClassifier, generated: str | Path, reference: str | Path,
                           audio: str | Path | None = None, scorer: ImageAudioScorer | None = None) -> SyncReport:
     """`sync_report` on files. Without `audio`, the reference video's own audio track is used

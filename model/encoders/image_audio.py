@@ -21,14 +21,23 @@ from model.encoders.images import clip_pixels
 
 
 class ImageBindIAScorer:
-    """IA scores from ImageBind's vision and audio branches (loaded strictly from the official file)."""
+    """IA scores from ImageBind's vision and audio branches (loaded strictly from the official file);
+    with `modalities` including "text", also IT (image-text) embeddings for evaluation."""
 
-    def __init__(self, checkpoint: str | os.PathLike, preset: str = "huge", device: str = "cpu"):
-        self.model = load_imagebind(checkpoint, preset, modalities=("vision", "audio"), device=device)
+    def __init__(self, checkpoint: str | os.PathLike, preset: str = "huge", device: str = "cpu",
+                 modalities: tuple[str, ...] = ("vision", "audio")):
+        self.model = load_imagebind(checkpoint, preset, modalities=modalities, device=device)
 
     @torch.inference_mode()
-    def image_audio_scores(self, images: np.ndarray, audio: np.ndarray, sample_rate: int) -> np.ndarray:
-        """images (N, H, W, 3) uint8 RGB (centre-cropped to the model's size), audio (S,) mono → (N,)."""
+    def image_embeddings(self, images: np.ndarray) -> np.ndarray:
+        """images (N, H, W, 3) uint8 RGB (centre-cropped to the model's size) → (N, E) unit vectors."""
+        model = self.model
+        pixels = clip_pixels(images, model.config.image_size, device=model.device, dtype=model.dtype)
+        return model.embed("vision", pixels).float().cpu().numpy()
+
+    @torch.inference_mode()
+    def audio_embedding(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
+        """audio (S,) mono → (E,) unit vector (ImageBind's 3 clips of 2 s, averaged)."""
         model = self.model
         wave = torch.as_tensor(np.asarray(audio, dtype=np.float32))
         if sample_rate != SAMPLE_RATE:
@@ -36,7 +45,18 @@ class ImageBindIAScorer:
 
             wave = torchaudio.functional.resample(wave, sample_rate, SAMPLE_RATE)
         mels = audio_clips(wave.numpy(), SAMPLE_RATE).unsqueeze(0)  # (1, clips, 1, mel, frames)
-        sound = model.embed("audio", mels.to(model.device, model.dtype))  # (1, E), unit
-        pictures = model.embed("vision", clip_pixels(images, model.config.image_size, device=model.device,
-                                                     dtype=model.dtype))  # (N, E), unit
-        return (pictures @ sound[0]).cpu().numpy().astype(np.float64)
+        return model.embed("audio", mels.to(model.device, model.dtype))[0].float().cpu().numpy()
+
+    @torch.inference_mode()
+    def text_embeddings(self, texts: list[str]) -> np.ndarray:
+        """texts → (T, E) unit vectors (CLIP BPE ids, as ImageBind's text branch expects)."""
+        from open_clip.tokenizer import SimpleTokenizer
+
+        model = self.model
+        ids = SimpleTokenizer(context_length=model.config.context_length)(list(texts)).to(model.device)
+        return model.embed("text", ids).float().cpu().numpy()
+
+    def image_audio_scores(self, images: np.ndarray, audio: np.ndarray, sample_rate: int) -> np.ndarray:
+        """images (N, H, W, 3) uint8 RGB (centre-cropped to the model's size), audio (S,) mono → (N,)."""
+        sound = self.audio_embedding(audio, sample_rate)
+        return (self.image_embeddings(images) @ sound).astype(np.float64)
