@@ -29,7 +29,7 @@ from curation.sources.item import SourceItem
 YOUTUBE_URL = "https://www.youtube.com/watch?v={ytid}"
 TEMPLATE_FIELDS = frozenset({"ytid", "start", "end", "video_id"})
 SEGMENT_S = 10.0  # length of a VGGSound clip, seconds
-AVSYNC15_CLASSES = Path(__file__).with_name("avsync15_classes.txt")
+AVSYNC15_CLASSES = Path(__file__).resolve().parents[2] / "data" / "classes" / "avsync15.txt"  # tracked in data/
 _RAW_ID_LEN = 200
 _SPLIT_FILE_NAME = re.compile(r"(?P<ytid>.+)_(?P<start>\d{1,7})(?:\.mp4)?", re.IGNORECASE)
 _COLUMN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_ ]*")
