@@ -9,16 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from curation.layered_config import read_mapping
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+from curation.layered_config import StrictConfig, load_layered
 
 
-class MediaConfig(_Strict):
+
+class MediaConfig(StrictConfig):
     """How every video is probed and decoded (once) for analysis."""
 
     fps: float = Field(8.0, gt=0, description="analysis frame rate, frames per second")
@@ -30,7 +27,7 @@ class MediaConfig(_Strict):
     max_pixels: int = Field(3840 * 2160, gt=0, description="larger frames are rejected as too_large")
 
 
-class SceneConfig(_Strict):
+class SceneConfig(StrictConfig):
     """PySceneDetect ContentDetector settings (applied to the analysis frames)."""
 
     threshold: float = 27.0
@@ -40,12 +37,12 @@ class SceneConfig(_Strict):
         "downscales to, smaller is faster on low-resolution sources at some risk of differing cuts")
 
 
-class WindowConfig(_Strict):
+class WindowConfig(StrictConfig):
     length_s: float = Field(3.0, gt=0)
     stride_s: float = Field(0.5, gt=0)
 
 
-class FilterRule(_Strict):
+class FilterRule(StrictConfig):
     """Keep a window only if `metric` lies within the bounds.
 
     Each bound is absolute (`min`/`max`) or a quantile of the whole run's values
@@ -80,7 +77,7 @@ def _default_filters() -> list[FilterRule]:
     ]
 
 
-class DownloadConfig(_Strict):
+class DownloadConfig(StrictConfig):
     """yt-dlp settings. Section downloads need ffmpeg: imageio-ffmpeg's static binary is used."""
 
     retries: int = Field(3, ge=0, description="yt-dlp --retries and --fragment-retries")
@@ -93,7 +90,7 @@ class DownloadConfig(_Strict):
     workers: int = Field(1, ge=1, le=32, description="parallel yt-dlp processes within a batch")
 
 
-class CurationConfig(_Strict):
+class CurationConfig(StrictConfig):
     media: MediaConfig = MediaConfig()
     scenes: SceneConfig = SceneConfig()
     windows: WindowConfig = WindowConfig()
@@ -107,8 +104,7 @@ class CurationConfig(_Strict):
     min_clips_per_class: int = Field(100, ge=1, description="AVSync-AC class balancing")
 
 
-def load_config(path: str | Path | None = None) -> CurationConfig:
-    """Defaults, overridden by the YAML file at `path` when given."""
-    if path is None:
-        return CurationConfig()
-    return CurationConfig.model_validate(read_mapping(path))
+def load_config(path: str | Path | None = None, overrides: list[str] | tuple = ()) -> CurationConfig:
+    """Defaults, then the YAML file at `path` when given, then `overrides` (`--set media.fps=12`,
+    last): the trainers' loader shape (`curation.layered_config.load_layered`)."""
+    return load_layered({"defaults": CurationConfig}, "defaults", path, overrides)

@@ -22,6 +22,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from curation import pipeline
 from curation.config import CurationConfig, load_config
+from curation.layered_config import config_error_message
 from curation.metrics.neural_scoring import device_guard, preflight
 from curation.sources import SourceItem
 from curation.sources.collect import collect_items
@@ -92,6 +93,7 @@ def curate_vggsound(
     classes: str | None = None,
     limit: int | None = None,
     batch_size: int | None = None,
+    overrides: list[str] | None = None,
 ) -> dict:
     """Curate audio-visually synchronized clips.
 
@@ -104,9 +106,10 @@ def curate_vggsound(
         classes: file with one label per line to keep (e.g. the VGGSS or AVSync15 list).
         limit: curate at most this many source videos (after class selection).
         batch_size: videos per task (default from the config).
+        overrides: `section.key=value` config overrides, applied after `config` (the CLI's --set).
     """
     log = get_run_logger()
-    cfg = load_config(config)
+    cfg = load_config(config, overrides or ())
     if batch_size is not None:
         cfg = cfg.model_copy(update={"batch_size": batch_size})
     preflight(cfg.metrics, cfg.metric_options)  # missing weights fail here, before any video is decoded
@@ -141,6 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", default="data/runs/curated", help="output folder for manifests (default: %(default)s)")
     parser.add_argument("--config", help="YAML config overriding the defaults (see configs/curation.yaml)")
     parser.add_argument("--batch-size", type=int, help="videos per Prefect task")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="config override applied after --config, e.g. --set media.fps=12 (repeatable)")
     return parser
 
 
@@ -169,8 +174,13 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if bool(args.csv) == bool(args.videos):
         build_parser().error("give exactly one of --csv or --videos")
+    try:  # a bad --config / --set fails here in one line, before Prefect starts
+        load_config(args.config, args.set)
+    except (ValueError, KeyError, FileNotFoundError) as exc:
+        build_parser().error(f"config: {config_error_message(exc)}")
     summary = curate_vggsound(csv=args.csv, url_template=args.url_template, videos=args.videos, out=args.out,
-                              config=args.config, classes=args.classes, limit=args.limit, batch_size=args.batch_size)
+                              config=args.config, classes=args.classes, limit=args.limit, batch_size=args.batch_size,
+                              overrides=args.set)
     print_summary(summary, args.out)
     return 0
 

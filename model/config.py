@@ -9,18 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from curation.layered_config import load_layered
+from curation.layered_config import StrictConfig, load_layered
 
 TINY_BASE = "tiny"  # `model.pretrained` value: build the project's tiny SD folder (model/stable_diffusion.py)
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ModelConfig(_Strict):
+class ModelConfig(StrictConfig):
     """Which base model, which audio encoder, which of the paper's components (Table 2(a))."""
 
     pretrained: str | None = Field(None, description="Stable Diffusion folder in diffusers layout (unet/ vae/ "
@@ -43,7 +39,7 @@ class ModelConfig(_Strict):
                     norm_across_frames=self.norm_across_frames, zero_temporal_out_bias=self.zero_temporal_out_bias)
 
 
-class DataConfig(_Strict):
+class DataConfig(StrictConfig):
     """Training windows: 12 frames at 6 fps (2 s), square crops, 16 kHz mono audio."""
 
     manifest: str | None = Field(None, description="Parquet clip manifest (path, label, start_s, end_s[, split])")
@@ -61,7 +57,7 @@ class DataConfig(_Strict):
         return self.num_frames / self.fps
 
 
-class TrainConfig(_Strict):
+class TrainConfig(StrictConfig):
     """SPEC: AdamW 1e-4, wd 1e-2, constant lr, clip 1.0, batch 4×8 GPUs×2 accumulation, 37k steps."""
 
     batch_size: int = Field(4, ge=1, description="videos per process per micro-step")
@@ -71,8 +67,8 @@ class TrainConfig(_Strict):
     max_steps: int = Field(37_000, ge=1)
     max_minutes: float | None = Field(None, gt=0, description="also stop (and save) after this much wall time")
     grad_clip: float = Field(1.0, gt=0)
-    mixed_precision: Literal["no", "bf16", "fp16"] = Field("bf16", description="fp16 only on GPU; bf16 autocast "
-                                                             "is real on CPU")
+    mixed_precision: Literal["auto", "no", "bf16", "fp16"] = Field(
+        "auto", description="auto: bf16/fp16 where the hardware does it natively, else fp32 (curation/precision.py)")
     gradient_checkpointing: bool = True
     audio_drop_prob: float = Field(0.2, ge=0, le=1, description="null-audio probability (classifier-free guidance)")
     seed: int = 123
@@ -84,7 +80,7 @@ class TrainConfig(_Strict):
     num_threads: int | None = Field(None, ge=1)
 
 
-class AVSyncDConfig(_Strict):
+class AVSyncDConfig(StrictConfig):
     model: ModelConfig = ModelConfig()
     data: DataConfig = DataConfig()
     train: TrainConfig = TrainConfig()
@@ -107,7 +103,9 @@ def _tiny() -> AVSyncDConfig:
 PRESETS = {"paper": _paper, "tiny": _tiny}
 
 
-def load_config(preset: str = "paper", path: str | Path | None = None, overrides: list[str] | tuple = ()) -> AVSyncDConfig:
-    """A preset, then the YAML file at `path` (any subset of keys), then `overrides` (`train.lr=1e-3`)."""
-    return load_layered(PRESETS, preset, path, overrides)
+def load_config(preset: str = "paper", path: str | Path | None = None, overrides: list[str] | tuple = (),
+                flags: dict[str, Any] | None = None) -> AVSyncDConfig:
+    """A preset, then the YAML file at `path` (any subset of keys), then a CLI's `flags` (dotted key →
+    value), then `overrides` (`train.lr=1e-3`, last): `curation.layered_config.load_layered`."""
+    return load_layered(PRESETS, preset, path, overrides, flags)
 

@@ -37,6 +37,8 @@ import numpy as np
 import torch
 import yaml
 
+from curation.layered_config import config_error_message
+from curation.precision import resolve_precision
 from model.config import TINY_BASE, AVSyncDConfig, ModelConfig, load_config
 
 log = logging.getLogger("model.train")
@@ -148,10 +150,7 @@ def train(config: AVSyncDConfig, out_dir: str | Path, resume: bool = True,
     if previous is not None and not resume:
         raise FileExistsError(f"{out_dir} already holds checkpoints; use another --out or allow resuming")
     _check_resume_config(out_dir, config, previous is not None)
-    precision = tc.mixed_precision
-    if precision == "fp16" and not torch.cuda.is_available():
-        log.warning("fp16 autocast does nothing on CPU: training in fp32 (use bf16 for CPU mixed precision)")
-        precision = "no"
+    precision = resolve_precision(tc.mixed_precision).mixed_precision
     # One process may train several times (flows, tests): start from a fresh accelerate state.
     AcceleratorState._reset_state(reset_partial_state=True)
     accelerator = Accelerator(mixed_precision=precision, gradient_accumulation_steps=tc.grad_accum,
@@ -206,7 +205,11 @@ def train(config: AVSyncDConfig, out_dir: str | Path, resume: bool = True,
         mask = audio_encoder.frame_mask(dc.num_frames)
 
     # --- fixed held-out set (validation split; the train rows if the manifest has none)
-    val_rows = read_manifest(dc.manifest, dc.val_split) if dc.val_split else []
+    try:
+        val_rows = read_manifest(dc.manifest, dc.val_split) if dc.val_split else []
+    except ValueError as exc:  # no usable held-out rows (read_clips says why): not fatal for training
+        log.info("%s", exc)
+        val_rows = []
     if not val_rows or dc.val_split == dc.split:
         log.info("no '%s' rows in the manifest: the validation loss uses training rows", dc.val_split)
         val_rows = train_rows
@@ -343,18 +346,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def config_from_args(args: argparse.Namespace) -> AVSyncDConfig:
+    """preset < --config file < the named flags < --set (the same precedence as `sync_classifier.train`)."""
     flags = {"data.manifest": args.manifest, "model.pretrained": args.pretrained, "data.split": args.split,
              "train.max_steps": args.max_steps, "train.max_minutes": args.max_minutes,
              "train.batch_size": args.batch_size, "train.lr": args.lr, "train.num_threads": args.threads,
              "model.audio_attention": False if args.i2vd else None}
-    overrides = [f"{key}={json.dumps(value)}" for key, value in flags.items() if value is not None] + list(args.set)
-    return load_config(args.preset, args.config, overrides)
+    return load_config(args.preset, args.config, args.set, flags)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    result = train(config_from_args(args), args.out, resume=not args.no_resume)
+    try:
+        config = config_from_args(args)
+    except (ValueError, KeyError, FileNotFoundError) as exc:  # a bad --config / --set: one line, exit 2
+        parser.error(f"config: {config_error_message(exc)}")
+    result = train(config, args.out, resume=not args.no_resume)
     print(json.dumps({"final_pipeline": str(result.final_pipeline), "steps": result.steps,
                       "seconds": round(result.seconds, 1), "last": result.history[-1] if result.history else None,
                       "validation": result.validation}, indent=2))

@@ -12,20 +12,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from curation.layered_config import load_layered
+from curation.layered_config import StrictConfig, load_layered
 
 # CLIP's image normalisation (SPEC: video frames are normalised with CLIP's mean/std).
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ModelConfig(_Strict):
+class ModelConfig(StrictConfig):
     """Architecture and input format. Everything a checkpoint needs to be rebuilt."""
 
     audio_widths: tuple[int, int, int, int] = Field((64, 128, 256, 512), description="audio conv blocks' channels")
@@ -49,7 +45,7 @@ class ModelConfig(_Strict):
         return self
 
 
-class DataConfig(_Strict):
+class DataConfig(StrictConfig):
     """How training examples are drawn (paper/SPEC: 21 clips 0.2 s apart, random-compact)."""
 
     num_clips: int = Field(21, ge=2, description="candidate clips per example (K)")
@@ -64,7 +60,7 @@ class DataConfig(_Strict):
     num_workers: int = Field(0, ge=0, description="DataLoader worker processes")
 
 
-class TrainConfig(_Strict):
+class TrainConfig(StrictConfig):
     """Optimisation (SPEC: AdamW 2e-4, wd 1e-2, 100 warm-up steps, tau 0.1, clip 1.0)."""
 
     batch_size: int = Field(4, ge=1, description="videos per step (each gives num_clips clips)")
@@ -77,8 +73,8 @@ class TrainConfig(_Strict):
                                           "time (all threads): a compute budget that others' load does not shrink")
     grad_clip: float = Field(1.0, gt=0)
     tau: float = Field(0.1, gt=0, description="temperature of the contrastive loss")
-    mixed_precision: Literal["no", "bf16", "fp16"] = Field("bf16", description="bf16 autocast is real on CPU; "
-                                                             "fp16 only on GPU")
+    mixed_precision: Literal["auto", "no", "bf16", "fp16"] = Field(
+        "auto", description="auto: bf16/fp16 where the hardware does it natively, else fp32 (curation/precision.py)")
     seed: int = 0
     log_every: int = Field(10, ge=1)
     checkpoint_every: int = Field(500, ge=1)
@@ -89,7 +85,7 @@ class TrainConfig(_Strict):
     init_from: str | None = Field(None, description="AVID-CMA checkpoint (.pth.tar) to initialise both encoders")
 
 
-class SyncConfig(_Strict):
+class SyncConfig(StrictConfig):
     model: ModelConfig = ModelConfig()
     data: DataConfig = DataConfig()
     train: TrainConfig = TrainConfig()
@@ -110,7 +106,9 @@ def _tiny() -> SyncConfig:
 PRESETS: dict[str, Any] = {"paper": SyncConfig, "tiny": _tiny}
 
 
-def load_config(preset: str = "paper", path: str | Path | None = None, overrides: list[str] | tuple = ()) -> SyncConfig:
-    """A preset, then the YAML file at `path` (any subset of keys), then `overrides` (`train.lr=1e-3`)."""
-    return load_layered(PRESETS, preset, path, overrides)
+def load_config(preset: str = "paper", path: str | Path | None = None, overrides: list[str] | tuple = (),
+                flags: dict[str, Any] | None = None) -> SyncConfig:
+    """A preset, then the YAML file at `path` (any subset of keys), then a CLI's `flags` (dotted key →
+    value), then `overrides` (`train.lr=1e-3`, last): `curation.layered_config.load_layered`."""
+    return load_layered(PRESETS, preset, path, overrides, flags)
 

@@ -34,6 +34,8 @@ import torch
 import yaml
 from torch.utils.data import DataLoader
 
+from curation.layered_config import config_error_message
+from curation.precision import resolve_precision
 from sync_classifier.config import SyncConfig, load_config
 from sync_classifier.contrastive import sync_contrastive_loss
 from sync_classifier.data import (
@@ -60,6 +62,7 @@ class TrainResult:
     resumed_from: int
     seconds: float  # wall time
     cpu_seconds: float  # CPU time of this process, all threads
+    precision: dict = field(default_factory=dict)  # mixed_precision chosen and why (curation/precision.py)
     history: list[dict] = field(default_factory=list)  # logged rows: step, loss, accuracies, lr
     evaluations: list[dict] = field(default_factory=list)  # held-out sync accuracy rows
 
@@ -125,9 +128,9 @@ def train(config: SyncConfig, out_dir: str | Path, resume: bool = True, eval_see
     set_seed(tc.seed)
     # One process may train several times (flows, tests): start from a fresh accelerate state.
     AcceleratorState._reset_state(reset_partial_state=True)
+    precision = resolve_precision(tc.mixed_precision)
     accelerator = Accelerator(
-        # fp16 autocast does nothing on CPU: run such a config in fp32 there instead of pretending.
-        mixed_precision=tc.mixed_precision if torch.cuda.is_available() or tc.mixed_precision != "fp16" else "no",
+        mixed_precision=precision.mixed_precision,
         log_with="tensorboard",
         project_dir=str(out_dir),
     )
@@ -234,12 +237,13 @@ def train(config: SyncConfig, out_dir: str | Path, resume: bool = True, eval_see
         accelerator.unwrap_model(model).save_pretrained(final)
         if (row := evaluate(step)) is not None:
             evaluations.append(row)
-        (final / "metrics.json").write_text(json.dumps({"steps": step, "history": history[-5:],
+        (final / "metrics.json").write_text(json.dumps({"steps": step, "precision": precision.as_dict(),
+                                                        "history": history[-5:],
                                                         "evaluations": evaluations}, indent=2) + "\n")
     accelerator.end_training()
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     log.info("done: %d steps in %.0f s (%.0f s CPU); model in %s", step, seconds, cpu_seconds, final)
-    return TrainResult(out_dir, final, step, start_step, seconds, cpu_seconds, history, evaluations)
+    return TrainResult(out_dir, final, step, start_step, seconds, cpu_seconds, precision.as_dict(), history, evaluations)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -265,7 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def config_from_args(args: argparse.Namespace) -> SyncConfig:
-    overrides = list(args.set)
+    """preset < --config file < the named flags < --set (the same precedence as `model.train`)."""
     flags = {
         "data.synthetic": True if args.synthetic else None, "data.manifest": args.manifest, "data.split": args.split,
         "train.max_steps": args.max_steps, "train.max_minutes": args.max_minutes,
@@ -273,14 +277,17 @@ def config_from_args(args: argparse.Namespace) -> SyncConfig:
         "train.lr": args.lr, "train.num_threads": args.threads, "data.num_workers": args.workers,
         "train.init_from": args.init_from,
     }
-    overrides += [f"{key}={json.dumps(value)}" for key, value in flags.items() if value is not None]
-    return load_config(args.preset, args.config, overrides)
+    return load_config(args.preset, args.config, args.set, flags)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    config = config_from_args(args)
+    try:
+        config = config_from_args(args)
+    except (ValueError, KeyError, FileNotFoundError) as exc:  # a bad --config / --set: one line, exit 2
+        parser.error(f"config: {config_error_message(exc)}")
     result = train(config, args.out, resume=not args.no_resume)
     summary = {"final_model": str(result.final_model), "steps": result.steps, "seconds": round(result.seconds, 1),
                "cpu_seconds": round(result.cpu_seconds, 1),
