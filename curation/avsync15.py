@@ -6,7 +6,7 @@ Routes (all end in `write_avsync15_manifest`; schema in docs/manifests.md):
   `test.txt` listing `<class>/<file>.mp4` (and `class_mapping.json`, folder → prompt, if present).
   Every listed file is probed; a missing or broken one is a `failed` row with its reason.
 - `youtube_items` + `youtube_manifest`: the published 1,500-row list (`data/avsync15/asva.csv`,
-  `vid` = `<ytid>_<start:06d>_<end:06d>_<t0>_<t1>`). Its 1,431 VGGSound segments are downloaded
+  `vid` = `<ytid>_<start:06d>_<end:06d>_<t0>_<t1>`). Its 1,430 VGGSound segments are downloaded
   by `curation.sources.download`; each row becomes the window [t0, t1] s of its segment file
   (`start_s`/`end_s` in the file, no re-encode). Rows whose segment also has a window in the
   other split (5 segments in asva.csv) keep the official split and are flagged `shared_segment`.
@@ -32,9 +32,9 @@ import pyarrow as pa
 from curation.manifest import write_parquet_atomic
 from curation.media import MediaError, probe
 from curation.sources.download import DownloadResult
-from curation.sources.ids import vggsound_key
+from curation.sources.ids import UNSAFE_ID, is_safe_id, vggsound_key
 from curation.sources.item import SourceItem
-from curation.sources.vggsound import (AVSYNC15_CLASSES, normalise_label, parse_avsync15_vid, read_avsync15_list,
+from curation.sources.vggsound import (AVSYNC15_CLASSES, class_lookup, normalise_label, parse_avsync15_vid, read_avsync15_list,
                                        read_class_folders, with_urls)
 
 log = logging.getLogger(__name__)
@@ -85,10 +85,7 @@ REQUIRED_COLUMNS = ("video_id", "label", "prompt", "split", "path", "start_s", "
 def class_mapping(classes_file: str | Path = CLASSES_FILE) -> dict[str, str]:
     """{normalised VGGSound label or class folder: AVSync15 class folder} from a class list file
     ("hammering nails", "forging_swords", "hammering" → "hammering"; both violin spellings match)."""
-    folders = read_class_folders(classes_file)
-    mapping = {normalise_label(label): folder for label, folder in folders.items()}
-    mapping.update({normalise_label(folder): folder for folder in folders.values()})
-    return mapping
+    return class_lookup(read_class_folders(classes_file))
 
 
 def avsync15_classes(classes_file: str | Path = CLASSES_FILE) -> list[str]:
@@ -289,12 +286,12 @@ def youtube_items(list_path: str | Path = ASVA_LIST, url_template: str | None = 
     return with_urls(read_avsync15_list(list_path), url_template)
 
 
-def youtube_manifest(list_path: str | Path, results: Iterable[DownloadResult], media_dir: str | Path,
+def youtube_manifest(list_path: str | Path, results: Iterable[DownloadResult],
                      classes_file: str | Path = CLASSES_FILE) -> tuple[pd.DataFrame, RouteReport]:
     """One row per list row: the window [t0, t1] of its downloaded segment. A failed download,
     a broken file or a window past the file's end is a failed row with the reason; rows the list
-    cannot parse are failed rows (`bad_list_row`). `path` is relative to `media_dir`'s parent
-    when the manifest is written there (`flows.avsync15` writes absolute paths otherwise)."""
+    cannot parse are failed rows (`bad_list_row`). `path` is the downloaded file as the results
+    give it (absolute)."""
     by_id = {r.video_id: r for r in results}
     mapping = class_mapping(classes_file)
     prompts = read_prompts(PROMPTS_FILE) if PROMPTS_FILE.is_file() else {}
@@ -319,7 +316,9 @@ def youtube_manifest(list_path: str | Path, results: Iterable[DownloadResult], m
             row.update(split="train", status="failed", reason="bad_split", detail=f"split {split!r} in the list")
             ambiguous.append(vid)
         elif p is None:
-            row.update(status="failed", reason="bad_list_row", detail=f"vid {vid!r} is not <ytid>_<start>_<end>_<t0>_<t1>")
+            unsafe = len(parts := vid.rsplit("_", 4)) == 5 and not is_safe_id(parts[0])
+            row.update(status="failed", reason=UNSAFE_ID if unsafe else "bad_list_row",
+                       detail=f"vid {vid[:200]!r} is not <ytid>_<start>_<end>_<t0>_<t1> with a safe ytid")
         else:
             ytid, start_s, _end_s, t0, t1 = p
             row.update(ytid=ytid, vggsound_start_s=start_s, start_s=t0, end_s=t1,

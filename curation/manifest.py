@@ -220,8 +220,13 @@ def read_clips(path: str | os.PathLike, required: Iterable[str] = ("path", "star
                split: str | None = None, min_duration_s: float = 0.0) -> pd.DataFrame:
     """The rows of a clip manifest (`clips.parquet`, `avsync_ac.parquet` or any table with the
     `required` columns) for training and evaluation: `path` made absolute (relative paths are
-    relative to the manifest's folder), only `split` when the table has a split column, rows
-    shorter than `min_duration_s` dropped."""
+    relative to the manifest's folder), only `split` when the table has a split column, only
+    `status` = ok rows when it has a status column (AVSync15 manifests keep failed rows), rows
+    whose file is missing and rows shorter than `min_duration_s` dropped.
+
+    Raises ValueError saying why when no row of `split` is left: the split column is all null (a
+    local-folder curation without `train/` / `test/` folders), the split name is not in the
+    manifest, every row of it failed (with the reasons), or none of its files exists."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"manifest not found: {path}")
@@ -230,8 +235,34 @@ def read_clips(path: str | os.PathLike, required: Iterable[str] = ("path", "star
     if missing:
         raise ValueError(f"{path}: manifest lacks columns {sorted(missing)} (needs {', '.join(required)})")
     if split is not None and "split" in table.columns:
-        table = table[table["split"] == split]
+        selected = table[table["split"] == split]
+        if selected.empty and len(table):
+            present = sorted(str(s) for s in table["split"].dropna().unique())
+            if not present:
+                raise ValueError(f"{path}: no row has a split (all {len(table)} are null), so there is no "
+                                 f"'{split}' split: a local-folder curation has splits only when its videos are in "
+                                 "<root>/train/<label>/ and <root>/test/<label>/; or build a split manifest with "
+                                 "`python -m curation.review --run DIR --export data/avsync15.parquet`")
+            raise ValueError(f"{path}: no row has split '{split}'; the manifest's splits are {present}")
+        table = selected
+    if "status" in table.columns and len(table):
+        ok = table["status"].fillna("ok") == "ok"
+        if not ok.any():
+            reasons = table["reason"].fillna("?").value_counts().to_dict() if "reason" in table.columns else {}
+            raise ValueError(f"{path}: all {len(table)} rows{f' of split {split!r}' if split else ''} failed "
+                             f"(reasons {reasons}); see its status/reason/detail columns")
+        if not ok.all():
+            log.info("%s: %d of %d rows failed (status) and are skipped", path.name, int((~ok).sum()), len(table))
+        table = table[ok]
     table = table.assign(path=[str(p if Path(p).is_absolute() else path.parent / p) for p in table["path"]])
+    exists = table["path"].map(lambda p: Path(p).is_file()).astype(bool)
+    if len(table) and not exists.any():
+        raise ValueError(f"{path}: none of the {len(table)} files{f' of split {split!r}' if split else ''} exists, "
+                         f"e.g. {table['path'].iloc[0]} (relative paths are relative to the manifest's folder)")
+    if not exists.all():
+        log.warning("%s: %d of %d files are missing and are skipped, e.g. %s", path.name, int((~exists).sum()),
+                    len(table), table.loc[~exists, "path"].iloc[0])
+        table = table[exists]
     long_enough = (table["end_s"] - table["start_s"]) + 1e-6 >= min_duration_s
     if not long_enough.all():
         log.info("%s: %d of %d rows are shorter than %.2f s and are skipped", path.name, int((~long_enough).sum()),

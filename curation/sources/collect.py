@@ -20,7 +20,8 @@ def collect_items(
                   or AVSync15's asva.csv; items are downloaded (from YouTube, or `url_template`
                   for a mirror). Rows with unsafe ids are kept (they become `unsafe_id` rows).
     videos:       a local folder whose subfolder names are the labels.
-    classes:      a file with one label per line; only those classes are kept.
+    classes:      a class list file (`read_class_folders`); only those classes are kept, labelled
+                  with their folder (AVSync15: "hammering nails" → `hammering`).
     limit:        keep the first `limit` items after class selection.
     """
     if (csv is None) == (videos is None):
@@ -36,7 +37,8 @@ def collect_items(
 
         items = with_urls(read_any_list(csv), url_template)
     if classes is not None:
-        from curation.sources.vggsound import read_class_list, select_classes
+        from curation.sources.vggsound import label_as_classes, read_class_folders, select_classes
 
-        items = select_classes(items, read_class_list(classes))
+        folders = read_class_folders(classes)
+        items = label_as_classes(select_classes(items, list(folders) + list(folders.values())), folders)
     return items[:limit] if limit is not None else items

@@ -1,5 +1,9 @@
 """A local folder of videos: `root/<label>/.../<file>`, the first subfolder name is the label.
 
+Splits: `root/train/<label>/…` and `root/test/<label>/…` give the rows that split; any other
+layout leaves `split` null, and training on such a manifest is refused with that reason
+(`curation.manifest.read_clips`), never an empty train set.
+
 Which files are offered: every regular file whose suffix (any case) is in `VIDEO_SUFFIXES`.
 Nothing is opened here, so a corrupt or empty `.mp4` still reaches the pipeline and becomes a
 failed row there. Files with other or no suffixes (notes, `_truth.json` sidecars, `.part`
@@ -22,6 +26,7 @@ from curation.sources.ids import MAX_ID_LEN, is_safe_id, safe_chars
 from curation.sources.item import SourceItem
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mkv", ".webm", ".mov", ".avi"})
+SPLIT_FOLDERS = ("train", "test")  # `root/<split>/<label>/…`: the split is kept
 
 
 def _hashed_id(relative: Path, length: int = 8) -> str:
@@ -67,4 +72,12 @@ def scan_video_folder(root: str | Path, suffixes: Iterable[str] = VIDEO_SUFFIXES
         raise ValueError(f"{len(unlabelled)} video(s) directly in {root} have no label folder, e.g. "
                          f"{unlabelled[0]!r}: put them in <root>/<label>/")
     ids = local_video_ids(relatives)
-    return [SourceItem(video_id=ids[r], label=r.parts[0], path=str(root / r)) for r in sorted(relatives)]
+    return [SourceItem(video_id=ids[r], label=_label_and_split(r)[0], split=_label_and_split(r)[1], path=str(root / r))
+            for r in sorted(relatives)]
+
+
+def _label_and_split(relative: Path) -> tuple[str, str | None]:
+    """`train/<label>/…` and `test/<label>/…` give a split (training needs one); else split None."""
+    if len(relative.parts) >= 3 and relative.parts[0] in SPLIT_FOLDERS:
+        return relative.parts[1], relative.parts[0]
+    return relative.parts[0], None

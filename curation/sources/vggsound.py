@@ -80,6 +80,21 @@ def select_classes(items: Iterable[SourceItem], labels: Iterable[str]) -> list[S
     return [item for item in items if normalise_label(item.label) in wanted]
 
 
+def class_lookup(folders: dict[str, str]) -> dict[str, str]:
+    """{normalised label or folder: folder} of a class list (`read_class_folders`)."""
+    by_key = {normalise_label(label): folder for label, folder in folders.items()}
+    by_key.update({normalise_label(folder): folder for folder in folders.values()})
+    return by_key
+
+
+def label_as_classes(items: Iterable[SourceItem], folders: dict[str, str]) -> list[SourceItem]:
+    """Items relabelled with their class list folder (`read_class_folders`): with the AVSync15
+    list, "hammering nails" and "forging swords" become `hammering`, so a run narrowed to AVSync15
+    has its 15 classes (and their prompts). Items whose label is not listed keep it."""
+    by_key = class_lookup(folders)
+    return [replace(item, label=by_key.get(normalise_label(item.label), item.label)) for item in items]
+
+
 # ---------------------------------------------------------------------------------------------
 # VGGSound CSVs
 
@@ -219,7 +234,7 @@ def parse_avsync15_vid(vid: str) -> tuple[str, float, float, float, float] | Non
 def read_avsync15_list(path: str | Path) -> list[SourceItem]:
     """The VGGSound segments behind the AVSync15 list (`vid,label,split,new_split,frames_count`).
 
-    One item per segment (`<ytid>_<start:06d>`, first occurrence order; 1,431 for the 1,500 rows),
+    One item per segment (`<ytid>_<start:06d>`, first occurrence order; 1,430 for the 1,500 rows),
     `start_s`/`end_s` of the segment, label = the AVSync15 folder name as written in the list.
     A segment whose windows fall in different splits (5 in asva.csv) gets split "test,train".
     The windows themselves: `avsync15_windows`. Malformed vids are kept as rejected items.
@@ -261,7 +276,7 @@ def read_any_list(path: str | Path, segment_s: float = SEGMENT_S) -> list[Source
 
 __all__ = [
     "AVSYNC15_CLASSES", "ClipWindow", "SEGMENT_S", "TEMPLATE_FIELDS", "YOUTUBE_URL", "avsync15_windows",
-    "label_folder", "normalise_label", "parse_avsync15_vid", "read_any_list", "read_avsync15_list",
+    "class_lookup", "label_as_classes", "label_folder", "normalise_label", "parse_avsync15_vid", "read_any_list", "read_avsync15_list",
     "read_class_folders", "read_class_list", "read_vggsound_csv", "select_classes", "validate_url_template",
     "with_urls",
 ]

@@ -52,7 +52,8 @@ def test_manifest_rows_decode_to_21_shifted_clips(tmp_path, synthetic_file, micr
     assert example["audio"].shape == (21, 1, 128, 204)
     assert example["video"].shape == (21, 3, 12, 32, 32)
     assert torch.isfinite(example["audio"]).all() and example["audio"].std() > 0.1
-    assert read_clip_manifest(manifest, split="test") == []
+    with pytest.raises(ValueError, match=r"no row has split 'test'; the manifest's splits are \['train'\]"):
+        read_clip_manifest(manifest, split="test")
     other_epoch = dataset[(1, 0)]["audio"]  # another epoch draws other clip starts
     assert not torch.allclose(other_epoch, example["audio"])
     torch.testing.assert_close(dataset[(0, 0)]["audio"], example["audio"])
