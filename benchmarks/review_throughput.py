@@ -26,7 +26,7 @@ from pathlib import Path
 from benchmarks.common import REPO, machine, write_result
 from curation.config import CurationConfig
 from curation.pipeline import run_curation
-from curation.review.candidates import load_candidates
+from curation.review.candidates import DEFAULT_CLASSES, load_candidates
 from curation.review.clip_cache import ClipCache
 from curation.review.process import ReviewProcess
 from curation.sources.local import scan_video_folder
@@ -40,7 +40,7 @@ CLASSES = {
     "frog croaking": ("bounce", "tone", "disc"),
     "toilet flushing": ("strike", "noise", "square"),
 }
-CLASS_LIST = REPO / "curation" / "sources" / "avsync15_classes.txt"
+CLASS_LIST = DEFAULT_CLASSES  # AVSync15's 15
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--autoplay-policy=no-user-gesture-required"]
 

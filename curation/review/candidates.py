@@ -8,8 +8,8 @@ Inputs (schemas in docs/manifests.md): `DIR/avsync_ac.parquet` (or `clips.parque
 Classes: a class list file (`data/classes/avsync15.txt` by default) in the format of
 `curation.sources.vggsound.read_class_folders`: a VGGSound label, optionally a tab and the
 class folder it belongs to. A candidate whose label (VGGSound wording or a local folder name)
-matches a listed label or folder after `normalise_label` gets that folder as its review class
-("hammering nails" and "forging swords" → `hammering`); other candidates are left out.
+matches a listed label or folder (`curation.avsync15.class_mapping`) gets that folder as its
+review class ("hammering nails" and "forging swords" → `hammering`); others are left out.
 """
 
 from __future__ import annotations
@@ -20,11 +20,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from curation.avsync15 import CLASSES_FILE, avsync15_classes, class_mapping
 from curation.manifest import WINDOW_KEY_SCHEMA
-from curation.sources.vggsound import normalise_label, read_class_folders
+from curation.sources.vggsound import normalise_label
 
 CANDIDATE_TABLES = ("avsync_ac", "clips")
-DEFAULT_CLASSES = Path(__file__).resolve().parents[2] / "data" / "classes" / "avsync15.txt"  # AVSync15's 15
+DEFAULT_CLASSES = CLASSES_FILE  # data/classes/avsync15.txt: AVSync15's 15
 _WINDOW_BOOKKEEPING = set(WINDOW_KEY_SCHEMA.names) | {"passed", "reasons"}
 
 
@@ -70,21 +71,15 @@ def clip_key(video_id: str, clip_index: int) -> str:
 
 
 def class_folders(path: str | Path) -> dict[str, str]:
-    """Class list file → {normalised label or folder: class folder}."""
+    """Class list file → {normalised label or folder: class folder}, with what to do when the
+    file is missing or names no class."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"class list not found: {path} (one class per line; pass --classes FILE)")
-    folders = read_class_folders(path)
-    if not folders:
+    mapping = class_mapping(path)
+    if not mapping:
         raise ValueError(f"class list {path} names no class")
-    mapping = {normalise_label(label): folder for label, folder in folders.items()}
-    mapping.update({normalise_label(folder): folder for folder in folders.values()})
     return mapping
-
-
-def class_order(path: str | Path) -> list[str]:
-    """The class folders of a class list, in file order, without repeats."""
-    return list(dict.fromkeys(read_class_folders(path).values()))
 
 
 def load_candidates(run_dir: str | Path, classes_file: str | Path = DEFAULT_CLASSES,
@@ -100,7 +95,7 @@ def load_candidates(run_dir: str | Path, classes_file: str | Path = DEFAULT_CLAS
         raise FileNotFoundError(f"{clips_path} not found: is {run_dir} a finished curation run (python -m flows.curate)?")
     clips = pd.read_parquet(clips_path)
     mapping = class_folders(classes_file)
-    order = {folder: i for i, folder in enumerate(class_order(classes_file))}
+    order = {folder: i for i, folder in enumerate(avsync15_classes(classes_file))}
     clips = clips.assign(review_class=[mapping.get(normalise_label(str(label))) for label in clips["label"]])
     clips = clips[clips["review_class"].notna()]
     windows_path = run_dir / "windows.parquet"
@@ -154,5 +149,5 @@ def _reason_counts(windows: pd.DataFrame | None) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
-__all__ = ["CANDIDATE_TABLES", "DEFAULT_CLASSES", "Candidate", "class_folders", "class_order", "clip_key",
+__all__ = ["CANDIDATE_TABLES", "DEFAULT_CLASSES", "Candidate", "class_folders", "clip_key",
            "load_candidates"]

@@ -11,7 +11,7 @@ The table is written by the one AVSync15 writer, `curation.avsync15.write_avsync
 
 from __future__ import annotations
 
-import logging
+import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,12 +19,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from curation.review.candidates import DEFAULT_CLASSES, Candidate, class_order, load_candidates
+from curation.avsync15 import avsync15_classes, class_prompt, write_avsync15_manifest
+from curation.review.candidates import DEFAULT_CLASSES, Candidate, load_candidates
 from curation.review.decisions import DecisionLog, DecisionRecord
 from curation.review.session import review_dir
-
-log = logging.getLogger(__name__)
-
 
 @dataclass
 class ClassSplit:
@@ -95,6 +93,26 @@ def split_class(clips: list[Candidate], review_class: str, train_per_class: int,
     return splits, ClassSplit(review_class, n, n_train, n_test, n - n_train - n_test)
 
 
+_VGGSOUND_KEY = re.compile(r"(?P<ytid>[A-Za-z0-9_-]{11})_(?P<start>\d{6})")
+
+
+def _vggsound_segment(video_id: str) -> tuple[str | None, float | None]:
+    """(ytid, segment start s) when `video_id` is a VGGSound key `<11-character ytid>_<start:06d>`
+    (a VGGSound CSV run, or a local copy that kept its file names), else (None, None)."""
+    match = _VGGSOUND_KEY.fullmatch(video_id)
+    return (match["ytid"], float(match["start"])) if match else (None, None)
+
+
+def _video_facts(run_dir: Path) -> dict[str, dict]:
+    """video_id → the source file's fps, size and audio flag, from the run's videos.parquet."""
+    path = run_dir / "videos.parquet"
+    if not path.is_file():
+        return {}
+    columns = ["fps", "width", "height", "has_audio"]
+    videos = pd.read_parquet(path, columns=["video_id", *columns]).dropna(subset=["fps"])
+    return {row.video_id: {c: getattr(row, c) for c in columns} for row in videos.itertuples(index=False)}
+
+
 def accepted_clips(candidates: list[Candidate], latest: dict[str, DecisionRecord]) -> list[Candidate]:
     return [c for c in candidates if (r := latest.get(c.key)) is not None and r.decision == "accept"]
 
@@ -113,11 +131,10 @@ def export_accepted(run_dir: str | Path, out: str | Path, classes_file: str | Pa
     if not accepted:
         raise ValueError(f"no accepted clip in {review_dir(run_dir) / 'decisions.jsonl'}: review the candidates "
                          f"first (python -m curation.review --run {run_dir})")
-    from curation.avsync15 import class_prompt, write_avsync15_manifest  # the dataset stage's one writer
-
+    videos = _video_facts(run_dir)
     report = ExportReport(Path(out), train_per_class + test_per_class)
     rows = []
-    by_class: dict[str, list[Candidate]] = {name: [] for name in class_order(classes_file)}
+    by_class: dict[str, list[Candidate]] = {name: [] for name in avsync15_classes(classes_file)}
     for clip in accepted:
         by_class[clip.review_class].append(clip)
     for review_class, clips in by_class.items():
@@ -127,17 +144,18 @@ def export_accepted(run_dir: str | Path, out: str | Path, classes_file: str | Pa
             if clip.key not in splits:
                 continue
             record = latest[clip.key]
+            ytid, segment_start = _vggsound_segment(clip.video_id)
             rows.append({
                 "video_id": clip.video_id, "label": review_class, "prompt": class_prompt(review_class),
                 "split": splits[clip.key], "path": clip.path, "start_s": clip.start_s, "end_s": clip.end_s,
-                "duration_s": clip.duration_s, "source": "review",
-                "clip_index": clip.clip_index, "vggsound_label": clip.label, "vggsound_split": clip.split,
+                "duration_s": clip.duration_s, "source": "review", "status": "ok",
+                "ytid": ytid, "vggsound_start_s": segment_start, "vggsound_label": clip.label,
+                **videos.get(clip.video_id, {}),
+                "clip_index": clip.clip_index, "vggsound_split": clip.split,
                 "reviewer": record.reviewer, "reviewed_at": record.time,
             })
     frame = pd.DataFrame(rows).sort_values(["label", "split", "video_id", "clip_index"], kind="stable")
     write_avsync15_manifest(frame.reset_index(drop=True), out)
-    for line in report.lines():
-        log.info(line)
     return report
 
 

@@ -16,7 +16,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from curation.manifest import write_json_atomic
-from curation.review.candidates import DEFAULT_CLASSES, Candidate, class_order, load_candidates
+from curation.avsync15 import avsync15_classes
+from curation.review.candidates import DEFAULT_CLASSES, Candidate, load_candidates
 from curation.review.clip_cache import ClipCache
 from curation.review.decisions import DecisionLog, DecisionRecord
 
@@ -59,7 +60,7 @@ class ReviewSession:
         self.classes_file = Path(self.classes_file)
         self.candidates = load_candidates(self.run_dir, self.classes_file, self.table)
         self.by_key = {c.key: c for c in self.candidates}
-        self.classes = class_order(self.classes_file)
+        self.classes = avsync15_classes(self.classes_file)
         self.decisions = DecisionLog(review_dir(self.run_dir) / "decisions.jsonl")
         self.clips = ClipCache(review_dir(self.run_dir) / "cache")
 
