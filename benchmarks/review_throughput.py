@@ -30,7 +30,7 @@ from curation.review.candidates import DEFAULT_CLASSES, load_candidates
 from curation.review.clip_cache import ClipCache
 from curation.review.process import ReviewProcess
 from curation.sources.local import scan_video_folder
-from curation.sources.synthetic import make_demo_set
+from curation.sources.demo_set import make_demo_set
 
 # VGGSound labels of five AVSync15 classes, each with its own look and sound.
 CLASSES = {

@@ -1,4 +1,5 @@
-"""Probe and decode a video once: analysis frames and mono audio on one timeline.
+"""Video I/O: probe and decode a video once (analysis frames and mono audio on one timeline),
+read an audio file, and write frames + audio as an mp4 (`write_mp4`, the project's one encoder).
 
 Every later step (scenes, windows, metrics, training samples) reads the `DecodedMedia` value this
 module returns; nobody reopens the file. Audio and video are demuxed in a single pass so a
@@ -16,6 +17,7 @@ import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -374,6 +376,48 @@ def read_audio(path: str | os.PathLike, sample_rate: int = 16000) -> np.ndarray:
     return np.clip(np.concatenate(chunks), -1.0, 1.0, dtype=np.float32)
 
 
+def write_mp4(path: str | os.PathLike, frames: np.ndarray | None, fps: float, audio: np.ndarray | None = None,
+              sample_rate: int = 16000, *, crf: int = 18, preset: str = "ultrafast",
+              movflags: str | None = None) -> Path:
+    """Encode frames (N, H, W, 3) uint8 RGB as H.264 yuv420p at `fps` and audio (S,) float32
+    mono as AAC at `sample_rate`, with PyAV. H and W must be even (4:2:0 chroma). Either
+    stream may be None (bad inputs). `movflags` passes through to the mp4 muxer (e.g.
+    "faststart"). Returns `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if frames is not None and (frames.ndim != 4 or frames.shape[3] != 3 or frames.dtype != np.uint8):
+        raise ValueError(f"frames must be (N, H, W, 3) uint8, got {frames.shape} {frames.dtype}")
+    if frames is not None and (frames.shape[1] % 2 or frames.shape[2] % 2):
+        raise ValueError(f"H.264 4:2:0 needs an even frame size, got {frames.shape[2]}x{frames.shape[1]}")
+    options = {"movflags": movflags} if movflags else {}
+    with av.open(str(path), "w", format="mp4", options=options) as container:
+        video = sound = None
+        if frames is not None:
+            video = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
+            video.width, video.height = frames.shape[2], frames.shape[1]
+            video.pix_fmt = "yuv420p"
+            video.options = {"crf": str(crf), "preset": preset}
+        if audio is not None:
+            sound = container.add_stream("aac", rate=sample_rate, layout="mono")
+            # The fast coder is ~3x quicker (AAC dominates small clips); no noise substitution,
+            # so noise bursts stay the samples we rendered.
+            sound.options = {"aac_coder": "fast", "aac_pns": "0"}
+        if video is not None:
+            for image in frames:
+                # OpenCV's RGB→I420 is BT.601 limited range like swscale's, and ~7x faster.
+                yuv = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2YUV_I420)
+                container.mux(video.encode(av.VideoFrame.from_ndarray(yuv, format="yuv420p")))
+            container.mux(video.encode())
+        if sound is not None:
+            samples = np.ascontiguousarray(np.clip(audio, -1, 1), dtype=np.float32)
+            for offset in range(0, len(samples), 1024):  # AAC's frame size
+                frame = av.AudioFrame.from_ndarray(samples[None, offset : offset + 1024], format="flt", layout="mono")
+                frame.sample_rate, frame.pts = sample_rate, offset
+                container.mux(sound.encode(frame))
+            container.mux(sound.encode())
+    return path
+
+
 def read_video_at(
     path: str | os.PathLike, config: MediaConfig, start_s: float, duration_s: float
 ) -> DecodedMedia:
@@ -381,4 +425,4 @@ def read_video_at(
     return decode(path, config, start_s=start_s, end_s=start_s + duration_s)
 
 
-__all__ = ["DecodedMedia", "MediaError", "ProbeInfo", "analysis_size", "decode", "probe", "read_audio", "read_video_at"]
+__all__ = ["DecodedMedia", "MediaError", "ProbeInfo", "analysis_size", "decode", "probe", "read_audio", "read_video_at", "write_mp4"]

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from curation.sources.synthetic import make_demo_set, write_bad_inputs
+from curation.sources.demo_set import make_demo_set, write_bad_inputs
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_CLIPS = REPO / "tests" / "fixtures" / "media"

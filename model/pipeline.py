@@ -54,7 +54,7 @@ class Animation:
 
     def write_mp4(self, path: str | Path) -> Path:
         """H.264 video with the audio muxed in as AAC (PyAV; no ffmpeg binary needed)."""
-        from curation.sources.synthetic import write_mp4
+        from curation.media import write_mp4
 
         frames = self.frames
         if frames.shape[1] % 2 or frames.shape[2] % 2:  # 4:2:0 needs even sides

@@ -4,7 +4,7 @@ video only when it is selected: Chromium opens at most 6 connections per host, a
 preloading videos would hold them all).
 
 A clip is decoded with the project's one decode path (`curation.media.decode`, here at the
-source frame rate, capped) and encoded with its one mp4 writer (`synthetic.write_mp4`, index
+source frame rate, capped) and encoded with its one mp4 writer (`media.write_mp4`, index
 up front so playback starts before the file is fully loaded). Cuts are cached under
 `DIR/review/cache/`, named by a hash of (source path, size, mtime, window), written to a
 temporary name and renamed, so a half-written cut is never served. Concurrent requests for the
@@ -29,7 +29,7 @@ import cv2
 from curation.config import MediaConfig
 from curation.media import decode, probe
 from curation.review.candidates import Candidate
-from curation.sources.synthetic import write_mp4
+from curation.media import write_mp4
 
 log = logging.getLogger(__name__)
 

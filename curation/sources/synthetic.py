@@ -9,11 +9,11 @@ A source of labelled videos the project generates itself, for three users:
   blink or get struck at irregular (Poisson-like, minimum gap) times and every visual event
   sounds at that instant (click, tone burst at the object's pitch, or noise burst), so a
   time-shifted soundtrack is detectably out of sync. Silent distractors move smoothly;
-- the demo (`make_demo_set`) and the bad-input checks (`write_bad_inputs`).
+- the demo set and the bad-input checks (`curation.sources.demo_set`).
 
 A clip is a list of `SceneSpec`s played back to back; each boundary is a hard cut on a frame.
-Rendering is vectorised numpy (soft-edged shapes drawn inside their bounding boxes); `write_mp4`
-encodes with PyAV, so no ffmpeg binary is needed.
+Rendering is vectorised numpy (soft-edged shapes drawn inside their bounding boxes); the project's
+one mp4 writer (`curation.media.write_mp4`, PyAV) encodes, so no ffmpeg binary is needed.
 
 Times are seconds from the clip start, sizes are (width, height) in pixels, frames are (N, H, W, 3)
 uint8 RGB and audio is (S,) float32 mono on [-1, 1].
@@ -22,16 +22,14 @@ uint8 RGB and audio is (S,) float32 mono on [-1, 1].
 from __future__ import annotations
 
 import colorsys
-import json
 import os
 from dataclasses import asdict, dataclass, field
-from fractions import Fraction
-from pathlib import Path
 from typing import Any, Literal
 
-import av
 import cv2
 import numpy as np
+
+from curation.media import write_mp4
 
 SceneKind = Literal["events", "static", "silent", "chaos"]
 EventStyle = Literal["bounce", "blink", "strike"]
@@ -529,49 +527,7 @@ def render_clip(scenes: list[SceneSpec], fps: float = 25.0, size: tuple[int, int
     return frames, audio, truth
 
 
-# --- encoding ----------------------------------------------------------------------------------
-
-
-def write_mp4(path: str | os.PathLike, frames: np.ndarray | None, fps: float, audio: np.ndarray | None = None,
-              sample_rate: int = 16000, *, crf: int = 18, preset: str = "ultrafast",
-              movflags: str | None = None) -> Path:
-    """Encode frames (N, H, W, 3) uint8 RGB as H.264 yuv420p at `fps` and audio (S,) float32
-    mono as AAC at `sample_rate`, with PyAV. H and W must be even (4:2:0 chroma). Either
-    stream may be None (bad inputs). `movflags` passes through to the mp4 muxer (e.g.
-    "faststart"). Returns `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if frames is not None and (frames.ndim != 4 or frames.shape[3] != 3 or frames.dtype != np.uint8):
-        raise ValueError(f"frames must be (N, H, W, 3) uint8, got {frames.shape} {frames.dtype}")
-    if frames is not None and (frames.shape[1] % 2 or frames.shape[2] % 2):
-        raise ValueError(f"H.264 4:2:0 needs an even frame size, got {frames.shape[2]}x{frames.shape[1]}")
-    options = {"movflags": movflags} if movflags else {}
-    with av.open(str(path), "w", format="mp4", options=options) as container:
-        video = sound = None
-        if frames is not None:
-            video = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
-            video.width, video.height = frames.shape[2], frames.shape[1]
-            video.pix_fmt = "yuv420p"
-            video.options = {"crf": str(crf), "preset": preset}
-        if audio is not None:
-            sound = container.add_stream("aac", rate=sample_rate, layout="mono")
-            # The fast coder is ~3x quicker (AAC dominates small clips); no noise substitution,
-            # so noise bursts stay the samples we rendered.
-            sound.options = {"aac_coder": "fast", "aac_pns": "0"}
-        if video is not None:
-            for image in frames:
-                # OpenCV's RGB→I420 is BT.601 limited range like swscale's, and ~7x faster.
-                yuv = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2YUV_I420)
-                container.mux(video.encode(av.VideoFrame.from_ndarray(yuv, format="yuv420p")))
-            container.mux(video.encode())
-        if sound is not None:
-            samples = np.ascontiguousarray(np.clip(audio, -1, 1), dtype=np.float32)
-            for offset in range(0, len(samples), 1024):  # AAC's frame size
-                frame = av.AudioFrame.from_ndarray(samples[None, offset : offset + 1024], format="flt", layout="mono")
-                frame.sample_rate, frame.pts = sample_rate, offset
-                container.mux(sound.encode(frame))
-            container.mux(sound.encode())
-    return path
+# --- encoding ---------------------------------------------------------------------------------
 
 
 def write_synthetic_video(path: str | os.PathLike, scenes: list[SceneSpec], fps: float = 25.0,
@@ -583,102 +539,9 @@ def write_synthetic_video(path: str | os.PathLike, scenes: list[SceneSpec], fps:
     return truth
 
 
-# --- demo set and bad inputs -------------------------------------------------------------------
-
-
-def _demo_scenes(rng: np.random.Generator, style: EventStyle, sound: SoundStyle, shape: Shape, variant: int,
-                 odd_kind: SceneKind) -> list[SceneSpec]:
-    """Variant 0: one clean shot of 6–9 s. Variant 1: 2–3 shots with hard cuts. Otherwise: a shot
-    of `odd_kind` (≥ 3.5 s, so a whole 3 s window fits in it) after or between event shots."""
-    if variant == 0:
-        kinds, lengths = ["events"], [rng.uniform(6, 9)]
-    elif variant == 1:
-        count = int(rng.integers(2, 4))
-        kinds, lengths = ["events"] * count, list(rng.uniform(3.2, 4.5 if count == 2 else 3.8, count))
-    else:
-        kinds = ["events", odd_kind] + (["events"] if rng.random() < 0.5 else [])
-        lengths = list(rng.uniform(3.6, 4.0, len(kinds)))
-    scenes: list[SceneSpec] = []
-    for kind, length in zip(kinds, lengths):
-        scenes.append(random_scene(rng, kind, round(float(length), 2), style=style, sound=sound, shape=shape,
-                                   after=scenes[-1] if scenes else None))
-    return scenes
-
-
-def make_demo_set(root: str | os.PathLike, seed: int = 0, videos_per_class: int = 3,
-                  size: tuple[int, int] = (256, 192), fps: float = 25.0,
-                  classes: dict[str, tuple[EventStyle, SoundStyle, Shape]] | None = None) -> dict[str, ClipTruth]:
-    """Write a small labelled set `root/<label>/<label>_<i>.mp4`, 6–12 s each, deterministic in `seed`.
-
-    Per class: video 0 is one clean shot, video 1 has 2–3 shots with hard cuts, videos 2+ hold a
-    static, silent or chaos shot (the kinds cycle over the whole set, so each appears once
-    there are 3 such videos). The ground truth of every video, keyed by its path relative to
-    `root` with "/" (the label is the first part), is returned and written as
-    `root/_truth.json` ({relative path: ClipTruth.to_dict()}).
-    """
-    root = Path(root)
-    rng = np.random.default_rng(seed)
-    odd_kinds: list[SceneKind] = ["static", "silent", "chaos"]
-    truths: dict[str, ClipTruth] = {}
-    n_odd = 0
-    for label, (style, sound, shape) in (classes or DEMO_CLASSES).items():
-        for i in range(videos_per_class):
-            odd = odd_kinds[n_odd % len(odd_kinds)]
-            n_odd += i >= 2
-            scenes = _demo_scenes(rng, style, sound, shape, i, odd)
-            relative = f"{label}/{label}_{i}.mp4"
-            truths[relative] = write_synthetic_video(root / relative, scenes, fps, size, seed=rng)
-    (root / "_truth.json").write_text(json.dumps({k: v.to_dict() for k, v in truths.items()}, indent=1))
-    return truths
-
-
-def write_bad_inputs(root: str | os.PathLike, seed: int = 0) -> dict[Path, str]:
-    """Write broken or unusable files into `root`, each mapped to the `MediaError.reason` that
-    `curation.media.probe` / `decode` give it (checked in tests/curation/sources/test_synthetic.py)."""
-    root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    frames, audio, _ = render_clip([random_scene(rng, "events", 2.0)], 25.0, (128, 96), 16000, rng)
-    expected: dict[Path, str] = {}
-
-    def bad(name: str, reason: str) -> Path:
-        expected[root / name] = reason
-        return root / name
-
-    bad("empty.mp4", "empty_file").write_bytes(b"")
-    bad("text.mp4", "not_a_video").write_text("Not a video, just text with a video's name.\n" * 20)
-    # PyAV's mp4 muxer writes the index (moov) last: the first 30 % has none, nothing to parse.
-    data = write_mp4(root / "_whole.mp4", frames, 25.0, audio).read_bytes()
-    bad("truncated.mp4", "not_a_video").write_bytes(data[: len(data) * 3 // 10])
-    # With the index up front the headers probe fine and the damage shows when decoding. Cut
-    # points are chosen by packet: only a cut inside an audio packet makes the (AAC) decoder fail;
-    # a cut elsewhere decodes to fewer frames than the header promises, which curation.media
-    # does not flag (see test_synthetic.py).
-    whole = write_mp4(root / "_whole.mp4", frames, 25.0, audio, movflags="faststart")
-    data = whole.read_bytes()
-    with av.open(str(whole)) as container:
-        packets = [(p.pos, p.size, p.stream.type) for p in container.demux() if p.size and p.pos is not None]
-    audio_packets = [(pos, size) for pos, size, kind in packets if kind == "audio" and pos > len(data) * 0.3]
-    pos, size = audio_packets[0]
-    bad("truncated_in_audio.mp4", "decode_error").write_bytes(data[: pos + size // 2])
-    bad("index_only.mp4", "no_frames").write_bytes(data[: min(pos for pos, _, _ in packets)])
-    whole.unlink()
-    write_mp4(bad("no_audio.mp4", "no_audio"), frames, 25.0, None)
-    write_mp4(bad("audio_only.mp4", "no_video_stream"), None, 25.0, audio)
-    # Video and audio streams, no frame at all. A plain mp4 drops empty tracks (that would read as
-    # "no video stream"); a fragmented one keeps them in its up-front header, with 0 s duration.
-    with av.open(str(bad("zero_duration.mp4", "zero_duration")), "w", format="mp4",
-                 options={"movflags": "frag_keyframe+empty_moov"}) as container:
-        stream = container.add_stream("libx264", rate=25)
-        stream.width, stream.height, stream.pix_fmt = 128, 96, "yuv420p"
-        container.add_stream("aac", rate=16000, layout="mono")
-        container.start_encoding()
-    return expected
-
-
 __all__ = [
     "DEMO_CLASSES", "EVENT_STYLES", "SOUND_STYLES", "ClipTruth", "DistractorSpec", "ObjectSpec", "SceneSpec",
-    "SceneTruth", "event_schedule", "event_sound", "make_demo_set", "random_background", "random_distractor",
+    "SceneTruth", "event_schedule", "event_sound", "random_background", "random_distractor",
     "random_object", "random_object_color", "random_scene", "random_scenes", "render_clip", "render_scene_audio",
-    "render_scene_frames", "write_bad_inputs", "write_mp4", "write_synthetic_video",
+    "render_scene_frames", "write_synthetic_video",
 ]

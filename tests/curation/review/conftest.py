@@ -12,7 +12,7 @@ from curation.config import CurationConfig
 from curation.pipeline import run_curation
 from curation.review.process import ReviewProcess
 from curation.sources.local import scan_video_folder
-from curation.sources.synthetic import make_demo_set
+from curation.sources.demo_set import make_demo_set
 
 REPO = Path(__file__).resolve().parents[3]
 

@@ -15,9 +15,10 @@ from curation.media import MediaError, decode, probe
 from curation.pipeline import analyze_video
 from curation.scenes import SceneCutter
 from curation.sources.item import SourceItem
+from curation.media import write_mp4
+from curation.sources.demo_set import make_demo_set, write_bad_inputs
 from curation.sources.synthetic import (
-    ClipTruth, SceneSpec, event_schedule, make_demo_set, random_object, random_scene, random_scenes, render_clip,
-    write_bad_inputs, write_mp4, write_synthetic_video,
+    ClipTruth, SceneSpec, event_schedule, random_object, random_scene, random_scenes, render_clip, write_synthetic_video,
 )
 
 FPS, SR, SIZE = 25, 16000, (160, 120)
