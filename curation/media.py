@@ -321,11 +321,14 @@ def _to_array(frame: av.VideoFrame, width: int, height: int, order: str, interpo
     on fades. Other pixel formats go through swscale in YUV space, then convert.
     """
     if frame.format.name in _YUV420 and frame.width % 2 == 0 and frame.height % 2 == 0 and height % 4 == 0:
-        planes = frame.to_ndarray()  # (H * 3/2, W): Y rows, then U and V packed two rows per line
+        # (H * 3/2, W): the Y plane, then U and V. Slice the flat buffer, not rows: when H is 2 more
+        # than a multiple of 4 (480x270, 160x90) a chroma plane ends in the middle of a row.
+        flat = frame.to_ndarray().reshape(-1)
         rows, cols = frame.height, frame.width
-        y = planes[:rows]
-        u = planes[rows : rows + rows // 4].reshape(rows // 2, cols // 2)
-        v = planes[rows + rows // 4 :].reshape(rows // 2, cols // 2)
+        luma, chroma = rows * cols, (rows // 2) * (cols // 2)
+        y = flat[:luma].reshape(rows, cols)
+        u = flat[luma : luma + chroma].reshape(rows // 2, cols // 2)
+        v = flat[luma + chroma : luma + 2 * chroma].reshape(rows // 2, cols // 2)
         small = np.concatenate([
             cv2.resize(y, (width, height), interpolation=interpolation),
             cv2.resize(u, (width // 2, height // 2), interpolation=interpolation).reshape(-1, width),
