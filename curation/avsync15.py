@@ -252,7 +252,7 @@ def release_manifest(release_dir: str | Path, classes_file: str | Path = CLASSES
             stem = Path(line).stem
             parsed = parse_avsync15_vid(stem)
             row = {"video_id": stem, "label": label, "prompt": class_prompt(label, prompts), "split": split,
-                   "path": str(path.relative_to(release_dir)) if path.is_relative_to(release_dir) else str(path),
+                   "path": str(path.absolute()),
                    "source": "release", "list_vid": line,
                    "ytid": parsed[0] if parsed else None, "vggsound_start_s": parsed[1] if parsed else None}
             fields = _probe_fields(path)

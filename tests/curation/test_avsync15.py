@@ -53,7 +53,7 @@ def test_release_route_probes_every_file_and_keeps_the_split(release, tmp_path):
     assert rows.loc[VID_A, "duration_s"] == pytest.approx(2.5, abs=0.1)
     # listed as playing_violin_fiddle/, stored as playing_violin__fiddle/: found, canonical label
     assert rows.loc[VID_B, ["label", "status"]].tolist() == ["playing_violin_fiddle", "ok"]
-    assert rows.loc[VID_B, "path"] == f"videos/playing_violin__fiddle/{VID_B}.mp4"
+    assert rows.loc[VID_B, "path"] == str(release / "videos" / "playing_violin__fiddle" / f"{VID_B}.mp4")
     assert rows.loc[VID_B, "prompt"] == "playing violin fiddle"
     assert rows.loc["dog1", ["split", "prompt"]].tolist() == ["test", "a dog barking"]  # the release's prompt
     assert rows.loc["broken", ["status", "reason"]].tolist() == ["failed", "not_a_video"]
