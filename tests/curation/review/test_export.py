@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from curation.manifest import read_clip_rows
 from curation.review.candidates import Candidate, load_candidates
 from curation.review.decisions import DecisionLog
 from curation.review.export import split_class
@@ -77,6 +78,10 @@ def test_export_of_a_reviewed_run_reads_with_plain_pandas(run_copy, tmp_path):
     assert (table["end_s"] - table["start_s"] == table["duration_s"]).all()
     assert table.loc[table.label == "dog_barking", "reviewer"].tolist() == ["ben"]
     assert table["prompt"].str.len().gt(0).all()
+    # The trainers' reader (model.train, sync_classifier.train) takes it as it is: 2 s windows, labels.
+    train_rows = read_clip_rows(out, split="train", min_duration_s=2.0, need_label=True)
+    assert len(train_rows) == int((table.split == "train").sum()) and {r.label for r in train_rows} <= {"hammering",
+                                                                                                      "dog_barking"}
     # The same decisions and seed give the same file content.
     again = tmp_path / "again.parquet"
     subprocess.run(args[:-7] + [str(again)] + args[-6:], cwd=REPO_ROOT, check=True, capture_output=True, timeout=120)
