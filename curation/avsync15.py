@@ -390,7 +390,9 @@ def avsync15_overlap(frame: pd.DataFrame, list_path: str | Path = ASVA_LIST) -> 
     return {split: sorted(keys & avsync15_segment_keys(list_path, split)) for split in SPLITS}
 
 
-def overlap_counts(frame: pd.DataFrame, list_path: str | Path = ASVA_LIST) -> Counter:
+def overlap_counts(rows: pd.DataFrame | Iterable[str], list_path: str | Path = ASVA_LIST) -> Counter:
+    """{"test": n, "train": n}: AVSync15 segments among a manifest's rows (or video ids)."""
+    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame({"video_id": list(rows)})
     return Counter({split: len(ids) for split, ids in avsync15_overlap(frame, list_path).items()})
 
 

@@ -30,9 +30,17 @@ from curation.sources.collect import collect_items
 
 @task(name="list-sources")
 def list_sources(csv: str | None, url_template: str | None, videos: str | None, classes: str | None,
-                 limit: int | None) -> list[SourceItem]:
-    items = collect_items(csv=csv, url_template=url_template, videos=videos, classes=classes, limit=limit)
-    get_run_logger().info("%d source videos", len(items))
+                 limit: int | None, exclude_avsync15_test: bool = False) -> list[SourceItem]:
+    from curation.avsync15 import overlap_counts
+
+    items = collect_items(csv=csv, url_template=url_template, videos=videos, classes=classes, limit=limit,
+                          exclude_avsync15_test=exclude_avsync15_test)
+    log = get_run_logger()
+    log.info("%d source videos", len(items))
+    overlap = overlap_counts([item.video_id for item in items])
+    if overlap["test"]:
+        log.warning("%d source videos are AVSync15 test segments (a sync classifier trained on them has seen "
+                    "AVSync15's test set): pass --exclude-avsync15-test to leave them out", overlap["test"])
     return items
 
 
@@ -94,6 +102,7 @@ def curate_vggsound(
     limit: int | None = None,
     batch_size: int | None = None,
     overrides: list[str] | None = None,
+    exclude_avsync15_test: bool = False,
 ) -> dict:
     """Curate audio-visually synchronized clips.
 
@@ -107,13 +116,14 @@ def curate_vggsound(
         limit: curate at most this many source videos (after class selection).
         batch_size: videos per task (default from the config).
         overrides: `section.key=value` config overrides, applied after `config` (the CLI's --set).
+        exclude_avsync15_test: leave out the VGGSound segments of AVSync15's test clips (leakage guard).
     """
     log = get_run_logger()
     cfg = load_config(config, overrides or ())
     if batch_size is not None:
         cfg = cfg.model_copy(update={"batch_size": batch_size})
     preflight(cfg.metrics, cfg.metric_options)  # missing weights fail here, before any video is decoded
-    items = list_sources(csv, url_template, videos, classes, limit)
+    items = list_sources(csv, url_template, videos, classes, limit, exclude_avsync15_test)
     batches = pipeline.make_batches(pipeline.pending_items(items, out), cfg.batch_size)
     log.info("%d videos to curate in %d batches (%d already done)", sum(map(len, batches)), len(batches),
              len(items) - sum(map(len, batches)))
@@ -141,6 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--videos", help="local folder; subfolder names are the labels")
     source.add_argument("--classes", help="file with one label per line to keep (VGGSS, AVSync15, ...)")
     source.add_argument("--limit", type=int, help="curate at most N source videos")
+    source.add_argument("--exclude-avsync15-test", action="store_true",
+                        help="leave out the VGGSound segments of AVSync15's 150 test clips (for a VGGSS sync classifier)")
     parser.add_argument("--out", default="data/runs/curated", help="output folder for manifests (default: %(default)s)")
     parser.add_argument("--config", help="YAML config overriding the defaults (see configs/curation.yaml)")
     parser.add_argument("--batch-size", type=int, help="videos per Prefect task")
@@ -180,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         build_parser().error(f"config: {config_error_message(exc)}")
     summary = curate_vggsound(csv=args.csv, url_template=args.url_template, videos=args.videos, out=args.out,
                               config=args.config, classes=args.classes, limit=args.limit, batch_size=args.batch_size,
-                              overrides=args.set)
+                              overrides=args.set, exclude_avsync15_test=args.exclude_avsync15_test)
     print_summary(summary, args.out)
     return 0
 

@@ -88,8 +88,13 @@ def _build_loader(config: SyncConfig, start_step: int, rank: int = 0, world: int
         dataset = SyntheticTrainingSet(model_cfg, data, seed=data.synthetic_seed,
                                        start_index=start_step * train_cfg.batch_size, rank=rank)
         return DataLoader(dataset, **common)
-    dataset = ManifestTrainingSet(read_clip_manifest(data.manifest, split=data.split), model_cfg, data,
-                                  seed=train_cfg.seed)
+    rows = read_clip_manifest(data.manifest, split=data.split)
+    from curation.avsync15 import overlap_counts
+
+    if leaked := overlap_counts(row.video_id for row in rows)["test"]:  # leakage guard (data/avsync15/README.md)
+        log.warning("%d training rows are AVSync15 test segments: this classifier must not score AVSync15's test set "
+                    "(curate with --exclude-avsync15-test)", leaked)
+    dataset = ManifestTrainingSet(rows, model_cfg, data, seed=train_cfg.seed)
     sampler = EpochShuffleSampler(len(dataset), seed=train_cfg.seed, skip=start_step * train_cfg.batch_size,
                                   rank=rank, world=world)
     return DataLoader(dataset, sampler=sampler, **common)

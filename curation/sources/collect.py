@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from curation.sources.item import SourceItem
+
+log = logging.getLogger(__name__)
 
 
 def collect_items(
@@ -13,6 +16,7 @@ def collect_items(
     videos: str | Path | None = None,
     classes: str | Path | None = None,
     limit: int | None = None,
+    exclude_avsync15_test: bool = False,
 ) -> list[SourceItem]:
     """Items of a run, in a stable order.
 
@@ -23,6 +27,8 @@ def collect_items(
     classes:      a class list file (`read_class_folders`); only those classes are kept, labelled
                   with their folder (AVSync15: "hammering nails" → `hammering`).
     limit:        keep the first `limit` items after class selection.
+    exclude_avsync15_test: leave out the VGGSound segments of AVSync15's 150 test clips (a VGGSS
+                  sync classifier that later scores AVSync15 must not have trained on them).
     """
     if (csv is None) == (videos is None):
         raise ValueError("give exactly one of csv (VGGSound-style list) or videos (local folder)")
@@ -41,4 +47,9 @@ def collect_items(
 
         folders = read_class_folders(classes)
         items = label_as_classes(select_classes(items, list(folders) + list(folders.values())), folders)
+    if exclude_avsync15_test:
+        from curation.avsync15 import exclude_avsync15_test as exclude
+
+        items, left_out = exclude(items)
+        log.info("%d AVSync15 test segments left out of the sources", len(left_out))
     return items[:limit] if limit is not None else items

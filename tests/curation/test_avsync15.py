@@ -151,6 +151,15 @@ def test_leakage_guard_finds_and_excludes_avsync15_test_segments():
     assert [i.video_id for i in kept] == ["zzzzzzzzzzz_000000"] and left_out == [one_test]
     manifest = pd.DataFrame({"video_id": [one_test, "zzzzzzzzzzz_000000"]})
     assert avsync15.avsync15_overlap(manifest, REPO_LIST)["test"] == [one_test]
+    assert avsync15.overlap_counts(["-1rZFviqTTQ_000028_000038_3.5_5.8"]) == {"test": 1, "train": 0}
+
+
+def test_a_vggss_curation_can_leave_the_avsync15_test_segments_out(tmp_path):
+    listing = tmp_path / "vggsound.csv"  # -1rZFviqTTQ at 28 s is an AVSync15 test segment (sharpen knife)
+    listing.write_text("-1rZFviqTTQ,28,sharpen knife,train\naaaaaaaaaaa,10,sharpen knife,train\n")
+    assert len(collect_items(csv=listing)) == 2
+    kept = collect_items(csv=listing, classes=avsync15.VGGSS_FILE, exclude_avsync15_test=True)
+    assert [i.video_id for i in kept] == ["aaaaaaaaaaa_000010"]
 
 
 def test_curation_narrowed_to_avsync15_gets_its_classes(tmp_path):
