@@ -25,6 +25,10 @@ class MediaConfig(StrictConfig):
     max_file_mb: float = Field(1024.0, gt=0, description="larger files are rejected as too_large")
     max_duration_s: float = Field(600.0, gt=0, description="longer videos are rejected as too_long")
     max_pixels: int = Field(3840 * 2160, gt=0, description="larger frames are rejected as too_large")
+    max_decoded_mb: float = Field(
+        2048.0, gt=0, description="videos whose analysis frames (pixels x frames x 3 bytes at the analysis size "
+        "and rate) would exceed this are rejected as too_large before decoding")
+    max_decode_s: float = Field(600.0, gt=0, description="wall-clock limit on decoding one video (decode_timeout)")
 
 
 class SceneConfig(StrictConfig):
@@ -65,6 +69,9 @@ class FilterRule(StrictConfig):
             raise ValueError(f"filter on {self.metric}: give max or max_quantile, not both")
         if all(v is None for v in (self.min, self.max, self.min_quantile, self.max_quantile)):
             raise ValueError(f"filter on {self.metric}: no bound given")
+        for low, high, kind in ((self.min, self.max, ""), (self.min_quantile, self.max_quantile, "_quantile")):
+            if low is not None and high is not None and low > high:  # would drop every window
+                raise ValueError(f"filter on {self.metric}: min{kind} {low:g} > max{kind} {high:g}")
         return self
 
 

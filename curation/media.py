@@ -15,6 +15,7 @@ import math
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -193,6 +194,7 @@ def decode(
     """
     config = config or MediaConfig()
     info = info or probe(path, config)
+    whole_file = end_s is None
     end_s = info.duration_s if end_s is None else min(end_s, info.duration_s)
     if end_s <= start_s:
         raise MediaError("zero_duration", f"empty range [{start_s}, {end_s})")
@@ -204,6 +206,10 @@ def decode(
     # Like the scenedetect CLI: coded frame scaled to ~256 px wide (height a multiple of 4 for 4:2:0).
     coded_w, coded_h = (info.height, info.width) if info.rotation % 180 else (info.width, info.height)
     sink_size = (sink_width, max(4, round(coded_h * sink_width / coded_w / 4) * 4))
+    _check_decoded_size(info, config, out_w, out_h, n_targets, sink_size if frame_sink is not None else None)
+    # Streams running on past this are not the file the header describes (see below).
+    overrun_s = end_s + max(1.0, 0.05 * (end_s - start_s))
+    deadline = time.monotonic() + config.max_decode_s
 
     frames: list[np.ndarray] = []
     audio_chunks: list[np.ndarray] = []
@@ -215,7 +221,7 @@ def decode(
         return np.ascontiguousarray(np.rot90(small, k=info.rotation // 90)) if info.rotation % 360 else small
 
     sink = _SinkThread(frame_sink, to_sink_image) if frame_sink is not None else None
-    last_video_t = -math.inf
+    last_video_t = last_audio_t = -math.inf
     try:
         with _open(Path(path)) as container:
             origin = (container.start_time or 0) / av.time_base
@@ -228,6 +234,13 @@ def decode(
             if start_s > 0:
                 container.seek(int((origin + start_s) * av.time_base), backward=True)
             for packet in container.demux(*streams):
+                if time.monotonic() > deadline:
+                    raise MediaError("decode_timeout", f"decoding took over {config.max_decode_s:g} s (media.max_decode_s)")
+                if last_video_t > overrun_s and (audio is None or last_audio_t > overrun_s):
+                    if whole_file:  # a lying header must not let an arbitrarily long file through
+                        raise MediaError("duration_mismatch", f"streams run past the {info.duration_s:.1f} s "
+                                         "the header gives")
+                    break  # the requested range is complete
                 for frame in packet.decode():
                     if frame.time is None:
                         continue
@@ -235,6 +248,10 @@ def decode(
                     if isinstance(frame, av.VideoFrame):
                         last_video_t = max(last_video_t, t)
                     if isinstance(frame, av.AudioFrame):
+                        last_audio_t = max(last_audio_t, t)
+                        if whole_file and t > config.max_duration_s:
+                            raise MediaError("too_long", f"audio runs past {config.max_duration_s:g} s "
+                                             f"(the header says {info.duration_s:.1f} s)")
                         for chunk in resampler.resample(frame):
                             if audio_start is None:
                                 audio_start = chunk.time - origin if chunk.time is not None else t
@@ -273,6 +290,22 @@ def decode(
     return DecodedMedia(
         frames=np.stack(frames), fps=config.fps, audio=waveform, sample_rate=config.sample_rate, start_s=start_s
     )
+
+
+def _check_decoded_size(info: ProbeInfo, config: MediaConfig, out_w: int, out_h: int, n_frames: int,
+                        sink_size: tuple[int, int] | None) -> None:
+    """Refuse, before decoding, a video whose decoded frames would not fit the limits: memory is
+    (analysis pixels x frames x 3 bytes), and an extreme aspect ratio (2x2000) scales a tiny
+    source to huge analysis and scene-detection frames."""
+    sizes = {"analysis": (out_w, out_h)} | ({"scene-detection": sink_size} if sink_size else {})
+    for what, (w, h) in sizes.items():
+        if w * h > config.max_pixels:
+            raise MediaError("too_large", f"{info.width}x{info.height} source gives {w}x{h} {what} frames "
+                             f"(> media.max_pixels {config.max_pixels})")
+    decoded_mb = out_w * out_h * 3 * n_frames / 1e6
+    if decoded_mb > config.max_decoded_mb:
+        raise MediaError("too_large", f"{n_frames} analysis frames of {out_w}x{out_h} need {decoded_mb:.0f} MB "
+                         f"(> media.max_decoded_mb {config.max_decoded_mb:g})")
 
 
 _YUV420 = ("yuv420p", "yuvj420p")
