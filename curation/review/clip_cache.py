@@ -93,7 +93,7 @@ class ClipCache:
             return self._locks.setdefault(name, threading.Lock())
 
     def _cut(self, clip: Candidate, target: Path) -> None:
-        info = probe(clip.path)
+        info = probe(clip.path, MediaConfig(require_audio=False))
         fps = min(info.fps, MAX_FPS) if info.fps > 0 else 25.0
         config = MediaConfig(fps=fps, short_side=self.short_side, sample_rate=SAMPLE_RATE, require_audio=False)
         media = decode(clip.path, config, start_s=clip.start_s, end_s=clip.end_s, info=info)

@@ -11,7 +11,7 @@ import pytest
 
 from curation.config import MediaConfig
 from curation.media import MediaError, decode, probe
-from curation.review.candidates import load_candidates
+from curation.review.candidates import Candidate, load_candidates
 from curation.review.clip_cache import ClipCache
 
 
@@ -92,3 +92,16 @@ def test_a_source_that_cannot_be_decoded_is_reported(curated_run, tmp_path):
         cache.get(replace(clip, path=str(broken)))
     assert "not_a_video" in cache.errors[clip.key]
     assert not list((tmp_path / "cache").glob("*"))  # no half-written cut left behind
+
+
+@pytest.mark.parametrize("name", ["M1pPtg6a_g8_000230.mp4", "issue-134-rotate.mp4", "goldeneye-vfr-drop3.mp4"])
+def test_real_videos_are_cut_to_their_window(media_dir, tmp_path, name):
+    """A VGGSound clip, a phone video with a rotation matrix, a variable-frame-rate file without sound."""
+    source = probe(media_dir / name, MediaConfig(require_audio=False))
+    clip = Candidate(key=name, review_class="x", label="x", video_id=name, clip_index=0, path=str(media_dir / name),
+                     start_s=1.0, end_s=3.5, split=None, scene_index=0, n_windows=1)
+    cache = ClipCache(tmp_path)
+    cut = probe(cache.get(clip), MediaConfig(require_audio=False))
+    assert cut.duration_s == pytest.approx(2.5, abs=0.1) and cut.has_audio == source.has_audio
+    assert (cut.width > cut.height) == (source.width > source.height)  # rotation applied, as displayed
+    assert cache.poster(clip).read_bytes()[:2] == b"\xff\xd8"  # a JPEG
