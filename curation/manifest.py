@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,13 +68,20 @@ WINDOW_KEY_SCHEMA = pa.schema(
 CLIP_COLUMNS = ["video_id", "clip_index", "label", "split", "path", "scene_index", "start_s", "end_s", "duration_s", "n_windows"]
 
 
+def _open_temporary(path: Path) -> tuple[int, Path]:
+    """A new, exclusive temporary file next to `path`, created 0666 minus the umask like any
+    file (mkstemp's 0600 would hide manifests from the other users of a shared folder)."""
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
+
+
 def write_parquet_atomic(table: pa.Table | pd.DataFrame, path: str | os.PathLike) -> None:
     """Write to a temporary file next to `path`, fsync, then rename over it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(table, pd.DataFrame):
         table = pa.Table.from_pandas(table, preserve_index=False)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _open_temporary(path)
     try:
         with os.fdopen(fd, "wb") as handle:
             pq.write_table(table, handle)
@@ -82,16 +89,20 @@ def write_parquet_atomic(table: pa.Table | pd.DataFrame, path: str | os.PathLike
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
 def write_json_atomic(data: dict, path: str | os.PathLike) -> None:
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(data, handle, indent=2, sort_keys=True)
-    os.replace(tmp, path)
+    fd, tmp = _open_temporary(path)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(data, handle, indent=2, sort_keys=True)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def videos_table(rows: Iterable[dict]) -> pa.Table:

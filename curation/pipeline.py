@@ -21,23 +21,56 @@ from curation import manifest
 from curation.config import CurationConfig
 from curation.filters import apply_filters
 from curation.media import DecodedMedia, MediaError, decode, probe
-from curation.metrics import VideoWindows, compute_metrics
-from curation.metrics.neural_scoring import ModelWeightsMissing
+from curation.metrics import VideoWindows, compute_metrics, get_metric, metric_names
+from curation.metrics.neural_scoring import ModelWeightsMissing, preflight
 from curation.scenes import SceneCutter
 from curation.sources import SourceItem
 from curation.windows import Window, scene_windows
 
 log = logging.getLogger(__name__)
 
-# Errors that must stop the run rather than become one failed video: resources, interrupts, and
-# setup mistakes such as a neural metric's missing weights (every video would fail the same way).
-_FATAL = (MemoryError, KeyboardInterrupt, ModelWeightsMissing)
+class SetupError(ValueError):
+    """The config cannot work for any video (a typo, an unknown option): refused before the first."""
+
+
+# Errors that must stop the run rather than become one failed video: interrupts and setup mistakes
+# such as a neural metric's missing weights (every video would fail the same way, and a permanent
+# row would hide the video from the rerun with the fixed setup).
+_FATAL = (KeyboardInterrupt, ModelWeightsMissing, SetupError)
+# Reasons a rerun should try again, though retrying within the task would not help.
+_RETRY_ON_RERUN = {"out_of_memory"}
+
+
+def check_setup(config: CurationConfig) -> None:
+    """Refuse a config that would fail every video, before the first one is touched: unknown metric
+    names, `metric_options` for a metric not in `metrics` or with keys it does not take, filters on
+    columns no configured metric produces, missing weights. Raises `SetupError` (or
+    `ModelWeightsMissing`) naming the typo and the valid names."""
+    valid = metric_names()
+    unknown = [name for name in config.metrics if name not in valid]
+    if unknown:
+        raise SetupError(f"unknown metric(s) {unknown} in metrics; valid names: {valid}")
+    metrics = {name: get_metric(name) for name in config.metrics}
+    for name, options in config.metric_options.items():
+        if name not in metrics:
+            raise SetupError(f"metric_options.{name}: {name!r} is not in metrics {list(config.metrics)}")
+        accepted = metrics[name].options
+        bogus = sorted(set(options) - set(accepted)) if accepted is not None else []
+        if bogus:
+            raise SetupError(f"metric_options.{name}: unknown option(s) {bogus}; {name} takes {list(accepted) or 'none'}")
+    produced = sorted({column for metric in metrics.values() for column in metric.columns})
+    for rule in config.filters:
+        if rule.metric not in produced:
+            raise SetupError(f"filter on {rule.metric!r}, but no configured metric produces it; "
+                             f"columns of {list(config.metrics)}: {produced}")
+    preflight(config.metrics, config.metric_options)
 
 
 @dataclass(frozen=True)
 class VideoResult:
     video_row: dict
     window_rows: list[dict]
+    transient: bool = False  # a retry of the task, seconds later, may fix it (network, a file appearing)
 
     @property
     def ok(self) -> bool:
@@ -50,17 +83,33 @@ class BatchReport:
     n_videos: int
     n_ok: int
     n_windows: int
-    n_retryable: int = 0  # failures a retry may fix (network timeouts, 5xx)
+    n_retryable: int = 0  # failures a retry of the task may fix (network timeouts, 5xx, a missing file)
+
+
+def _printable(text: str | None) -> str | None:
+    """`text` as valid UTF-8 for the manifest: undecodable bytes of a file name (surrogate escapes)
+    become `\\xff` escapes."""
+    if text is None:
+        return None
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _has_undecodable_name(item: SourceItem) -> bool:
+    return any(text is not None and _printable(text) != text for text in (item.video_id, item.label, item.path, item.url))
 
 
 def _base_row(item: SourceItem, path: str | None) -> dict:
-    return {"video_id": item.video_id, "label": item.label, "split": item.split, "path": path, "url": item.url}
+    return {"video_id": _printable(item.video_id), "label": _printable(item.label), "split": _printable(item.split),
+            "path": _printable(path), "url": _printable(item.url)}
 
 
 def failed_result(item: SourceItem, reason: str, detail: str = "", path: str | None = None,
-                  retryable: bool = False) -> VideoResult:
-    row = _base_row(item, path) | {"status": "failed", "reason": reason, "detail": detail[:2000], "retryable": retryable}
-    return VideoResult(row, [])
+                  retryable: bool = False, transient: bool = False) -> VideoResult:
+    """A failed row. `retryable`: a rerun tries the video again; `transient`: so does a retry of
+    the task (implies retryable)."""
+    row = _base_row(item, path) | {"status": "failed", "reason": reason, "detail": _printable(detail[:2000]),
+                                   "retryable": retryable or transient}
+    return VideoResult(row, [], transient)
 
 
 @dataclass
@@ -83,12 +132,12 @@ def _decode_for_analysis(item: SourceItem, path: str, config: CurationConfig) ->
         scenes = cutter.scenes(media.duration_s)
         windows = scene_windows(scenes, config.windows)
     except MediaError as exc:
-        return failed_result(item, exc.reason, exc.detail, path)
+        # A file missing for a moment (a sync, a slow mount) is worth another look.
+        return failed_result(item, exc.reason, exc.detail, path, transient=exc.reason == "missing_file")
     except _FATAL:
         raise
-    except Exception as exc:  # a bug or an unforeseen file quirk: one failed row, not a dead run
-        log.exception("decoding %s failed", item.video_id)
-        return failed_result(item, "analysis_error", f"{type(exc).__name__}: {exc}", path)
+    except Exception as exc:  # a bug, an unforeseen file quirk, MemoryError: one failed row, not a dead batch
+        return _error_result(item, exc, path)
     video_row = _base_row(item, path) | {
         "status": "ok",
         "retryable": False,
@@ -135,10 +184,15 @@ def _score(group: list[_Decoded], config: CurationConfig) -> list[VideoResult]:
         raise
     except Exception as exc:
         if len(group) == 1:
-            video = group[0]
-            log.exception("scoring %s failed", video.item.video_id)
-            return [failed_result(video.item, "analysis_error", f"{type(exc).__name__}: {exc}", video.path)]
+            return [_error_result(group[0].item, exc, group[0].path)]
     return [_score([video], config)[0] for video in group]
+
+
+def _error_result(item: SourceItem, exc: Exception, path: str | None) -> VideoResult:
+    """The failed row of an unexpected error in one video's analysis."""
+    reason = "out_of_memory" if isinstance(exc, MemoryError) else "analysis_error"
+    log.error("analysing %s failed", _printable(item.video_id), exc_info=exc)
+    return failed_result(item, reason, f"{type(exc).__name__}: {exc}", path, retryable=reason in _RETRY_ON_RERUN)
 
 
 def analyze_videos(items_and_paths: Sequence[tuple[SourceItem, str]], config: CurationConfig,
@@ -148,6 +202,7 @@ def analyze_videos(items_and_paths: Sequence[tuple[SourceItem, str]], config: Cu
     results: dict[str, VideoResult] = {}
     group: list[_Decoded] = []
     group_bytes = 0
+    items_and_paths = list(items_and_paths)
 
     def flush() -> None:
         nonlocal group, group_bytes
@@ -176,7 +231,7 @@ def analyze_video(item: SourceItem, path: str, config: CurationConfig) -> VideoR
 
 def batch_key(items: Sequence[SourceItem]) -> str:
     """Deterministic name of a batch in the ledger."""
-    digest = hashlib.sha1("\n".join(sorted(item.video_id for item in items)).encode()).hexdigest()
+    digest = hashlib.sha1("\n".join(sorted(item.video_id for item in items)).encode("utf-8", "surrogateescape")).hexdigest()
     return digest[:16]
 
 
@@ -196,7 +251,7 @@ def fetch_batch(items: Sequence[SourceItem], out_dir: Path, config: CurationConf
                     resolved[item.video_id] = failed_result(item, "unsafe_id", "id or start outside [A-Za-z0-9_-] / a number")
                 else:
                     resolved[item.video_id] = failed_result(item, "download_failed", result.reason or "",
-                                                            retryable=result.transient)
+                                                            retryable=result.retry_on_rerun, transient=result.transient)
     return resolved
 
 
@@ -205,14 +260,17 @@ def process_batch(items: Sequence[SourceItem], out_dir: str | Path, config: Cura
     if not items:
         return BatchReport("", 0, 0, 0)
     out_dir = Path(out_dir)
-    sources = fetch_batch(items, out_dir, config)
+    # A name that is not UTF-8 cannot be written to the manifest faithfully: that file fails alone.
+    unnamed = {item.video_id: failed_result(item, "non_utf8_name", "file name or label is not valid UTF-8; rename it",
+                                            item.path) for item in items if _has_undecodable_name(item)}
+    sources = unnamed | fetch_batch([item for item in items if item.video_id not in unnamed], out_dir, config)
     local = [(item, sources[item.video_id]) for item in items if not isinstance(sources[item.video_id], VideoResult)]
     analysed = {item.video_id: result for (item, _), result in zip(local, analyze_videos(local, config))}
     results = [analysed.get(item.video_id) or sources[item.video_id] for item in items]
     key = batch_key(items)
     manifest.write_batch(out_dir, key, [r.video_row for r in results], [w for r in results for w in r.window_rows])
     return BatchReport(key, len(results), sum(r.ok for r in results), sum(len(r.window_rows) for r in results),
-                       sum(bool(r.video_row.get("retryable")) for r in results))
+                       sum(r.transient for r in results))
 
 
 def pending_items(items: Iterable[SourceItem], out_dir: str | Path) -> list[SourceItem]:
@@ -299,6 +357,7 @@ def run_curation(items: Sequence[SourceItem], out_dir: str | Path, config: Curat
 
     Used by benchmarks and tests; `flows/curate.py` runs the same steps as Prefect tasks.
     """
+    check_setup(config)
     batches = make_batches(pending_items(items, out_dir), config.batch_size)
     for done, batch in enumerate(batches, start=1):
         report = process_batch(batch, out_dir, config)

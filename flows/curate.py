@@ -23,7 +23,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from curation import pipeline
 from curation.config import CurationConfig, load_config
 from curation.layered_config import config_error_message
-from curation.metrics.neural_scoring import device_guard, preflight
+from curation.metrics.neural_scoring import device_guard
 from curation.sources import SourceItem
 from curation.sources.collect import collect_items
 
@@ -48,7 +48,19 @@ class TransientFailures(RuntimeError):
     """Some videos of a batch failed for reasons a retry may fix; Prefect retries the task."""
 
 
-@task(name="curate-batch", retries=2, retry_delay_seconds=[10, 60], task_run_name="batch-{index}")
+def _only_transient(task, task_run, state) -> bool:
+    """Retry a batch only for TransientFailures: a full disk or a bug fails the same way again."""
+    try:
+        state.result()
+    except TransientFailures:
+        return True
+    except BaseException:
+        return False
+    return False
+
+
+@task(name="curate-batch", retries=2, retry_delay_seconds=[10, 60], retry_condition_fn=_only_transient,
+      task_run_name="batch-{index}")
 def curate_batch(items: list[SourceItem], out: str, config: CurationConfig, index: int) -> pipeline.BatchReport:
     # On a retry, only the videos without a final row yet are processed again.
     todo = pipeline.pending_items(items, out)
@@ -122,25 +134,43 @@ def curate_vggsound(
     cfg = load_config(config, overrides or ())
     if batch_size is not None:
         cfg = cfg.model_copy(update={"batch_size": batch_size})
-    preflight(cfg.metrics, cfg.metric_options)  # missing weights fail here, before any video is decoded
+    pipeline.check_setup(cfg)  # typos and missing weights fail here, before any video is decoded
     items = list_sources(csv, url_template, videos, classes, limit, exclude_avsync15_test)
     batches = pipeline.make_batches(pipeline.pending_items(items, out), cfg.batch_size)
     log.info("%d videos to curate in %d batches (%d already done)", sum(map(len, batches)), len(batches),
              len(items) - sum(map(len, batches)))
     progress_id = create_progress_artifact(progress=0.0, key="curation-progress", description="batches curated")
     futures = [curate_batch.submit(batch, out, cfg, index) for index, batch in enumerate(batches)]
+    lost: list[str] = []  # batches whose videos have no row at all (the ledger could not be written)
     for done, future in enumerate(as_completed(futures), start=1):
         if future.state.is_failed():
             # Out of retries: its videos keep failed, retryable rows (or none, after a crash), so a
             # rerun picks them up. The rest of the run goes on.
             log.warning("batch %s failed after retries: %s", future.task_run_id, future.state.message)
+            if not isinstance(_exception(future), TransientFailures):
+                lost.append(future.state.message or "failed")
         update_progress_artifact(progress_id, progress=100.0 * done / len(futures))
     if not futures:
         update_progress_artifact(progress_id, progress=100.0)
     summary = finalize_manifests(out, cfg)
     _publish_summary(summary, out)
     log.info("%d/%d windows passed; manifests in %s", summary["windows_passed"], summary["windows"], out)
+    if lost:  # never a Completed run with videos missing from every manifest
+        raise BatchesLost(f"{len(lost)} of {len(futures)} batches were not recorded (first: {lost[0]}); "
+                          "fix the cause and rerun: their videos are still pending")
     return summary
+
+
+class BatchesLost(RuntimeError):
+    """Batches failed before their rows reached the ledger: the run must not end Completed."""
+
+
+def _exception(future) -> BaseException | None:
+    try:
+        future.result()
+    except BaseException as exc:
+        return exc
+    return None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -182,17 +212,41 @@ def print_summary(summary: dict, out: str) -> None:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def _argument_error(args: argparse.Namespace) -> str | None:
+    """What is wrong with the command line, checked before any work (None: nothing)."""
     if bool(args.csv) == bool(args.videos):
-        build_parser().error("give exactly one of --csv or --videos")
-    try:  # a bad --config / --set fails here in one line, before Prefect starts
-        load_config(args.config, args.set)
+        return "give exactly one of --csv or --videos"
+    for option, value in (("--csv", args.csv), ("--classes", args.classes), ("--config", args.config)):
+        if value is not None and not Path(value).is_file():
+            return f"{option} {value}: no such file"
+    if args.videos is not None and not Path(args.videos).is_dir():
+        return f"--videos {args.videos}: no such folder"
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        return f"--out {args.out}: exists and is not a folder"
+    if args.batch_size is not None and args.batch_size < 1:
+        return f"--batch-size must be at least 1 (got {args.batch_size})"
+    if args.limit is not None and args.limit < 0:
+        return f"--limit must be 0 or more (got {args.limit})"
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if problem := _argument_error(args):
+        parser.error(problem)  # one line, exit code 2
+    try:  # a bad --config / --set, a metric typo or missing weights fail here in one line, before Prefect starts
+        pipeline.check_setup(load_config(args.config, args.set))
     except (ValueError, KeyError, FileNotFoundError) as exc:
-        build_parser().error(f"config: {config_error_message(exc)}")
-    summary = curate_vggsound(csv=args.csv, url_template=args.url_template, videos=args.videos, out=args.out,
-                              config=args.config, classes=args.classes, limit=args.limit, batch_size=args.batch_size,
-                              overrides=args.set, exclude_avsync15_test=args.exclude_avsync15_test)
+        parser.error(f"config: {config_error_message(exc)}")
+    try:
+        summary = curate_vggsound(csv=args.csv, url_template=args.url_template, videos=args.videos, out=args.out,
+                                  config=args.config, classes=args.classes, limit=args.limit,
+                                  batch_size=args.batch_size, overrides=args.set,
+                                  exclude_avsync15_test=args.exclude_avsync15_test)
+    except BatchesLost as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     print_summary(summary, args.out)
     return 0
 

@@ -16,6 +16,8 @@ config's `metrics:` list.
 from __future__ import annotations
 
 import importlib
+import inspect
+import pkgutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -45,16 +47,25 @@ class Metric:
     name: str
     columns: tuple[str, ...]
     fn: BatchedMetricFn  # (videos: Sequence[VideoWindows], **options) -> one Scores per video
+    options: tuple[str, ...] | None = None  # keyword options it accepts; None: any (**kwargs)
 
 
 _REGISTRY: dict[str, Metric] = {}
+
+
+def _option_names(fn: Callable[..., Any], n_data_args: int) -> tuple[str, ...] | None:
+    """Names of `fn`'s keyword options after its `n_data_args` data arguments; None for **kwargs."""
+    params = list(inspect.signature(fn).parameters.values())[n_data_args:]
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return None
+    return tuple(p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
 
 
 def register_batched(name: str, columns: Sequence[str]) -> Callable[[BatchedMetricFn], BatchedMetricFn]:
     """Decorator: make `fn(videos, **options) -> list[Scores]` the metric `name`."""
 
     def decorate(fn: BatchedMetricFn) -> BatchedMetricFn:
-        _REGISTRY[name] = Metric(name, tuple(columns), fn)
+        _REGISTRY[name] = Metric(name, tuple(columns), fn, _option_names(fn, 1))
         return fn
 
     return decorate
@@ -67,10 +78,18 @@ def register(name: str, columns: Sequence[str]) -> Callable[[Callable[..., Score
         def over_batch(videos: Sequence[VideoWindows], **options: Any) -> list[Scores]:
             return [fn(video.media, video.windows, **options) for video in videos]
 
-        _REGISTRY[name] = Metric(name, tuple(columns), over_batch)
+        _REGISTRY[name] = Metric(name, tuple(columns), over_batch, _option_names(fn, 2))
         return fn
 
     return decorate
+
+
+def metric_names() -> list[str]:
+    """Every metric defined under curation/metrics/ (imports each module once)."""
+    for module in pkgutil.iter_modules(__path__):
+        if module.name not in _REGISTRY:
+            importlib.import_module(f"{__name__}.{module.name}")
+    return sorted(_REGISTRY)
 
 
 def get_metric(name: str) -> Metric:

@@ -59,13 +59,16 @@ _BOILERPLATE = re.compile(r";? *please report this issue.*$", re.IGNORECASE | re
 @dataclass(frozen=True)
 class DownloadResult:
     """Outcome of one item. `reason`: yt-dlp's error text (trimmed) or one of our short codes
-    (`unsafe_id`, `no_url`); `transient`: a later retry may succeed (timeouts, 5xx, 429)."""
+    (`unsafe_id`, `no_url`); `transient`: a later retry may succeed (timeouts, 5xx, 429);
+    `retry_on_rerun`: a retry with the same config would fail again, but the reason names a
+    setting to change, so the next run should try it again."""
 
     video_id: str
     path: Path | None
     ok: bool
     reason: str | None = None
     transient: bool = False
+    retry_on_rerun: bool = False
 
 
 def is_transient(reason: str) -> bool:
@@ -173,7 +176,10 @@ def download_item(item: SourceItem, dest_dir: str | Path, config: DownloadConfig
     if item.video_id in (read_archive(dest_dir) if archived is None else archived):
         return _archived_but_missing(item, output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    code, stdout, stderr = _run(ytdlp_command(item, output, dest_dir / ARCHIVE_NAME, config), config.timeout_s)
+    try:
+        code, stdout, stderr = _run(ytdlp_command(item, output, dest_dir / ARCHIVE_NAME, config), config.timeout_s)
+    except OSError as exc:  # e.g. E2BIG: a URL template expanding to an argument over the kernel's limit
+        return DownloadResult(item.video_id, None, False, f"could not start yt-dlp: {exc}"[:_REASON_CHARS])
     if code is None:
         return DownloadResult(item.video_id, None, False, f"yt-dlp timed out after {config.timeout_s:g} s", True)
     if code != 0:
@@ -186,10 +192,26 @@ def download_item(item: SourceItem, dest_dir: str | Path, config: DownloadConfig
     if not _existing(output):
         size = output.stat().st_size
         output.unlink()
+        # yt-dlp archived it as done: forget that, so a rerun with `sections: false` fetches it.
+        _drop_archive_line(dest_dir, item.video_id)
         return DownloadResult(item.video_id, None, False,
                               f"downloaded file holds no media ({size} bytes); a section download needs a server "
-                              "that honours HTTP byte ranges (or set download.sections: false)")
+                              "that honours HTTP byte ranges (or set download.sections: false)", retry_on_rerun=True)
     return DownloadResult(item.video_id, output, True)
+
+
+def _drop_archive_line(dest_dir: Path, video_id: str) -> None:
+    """Remove `<extractor> <video_id>` lines from the archive (rewritten atomically)."""
+    archive = dest_dir / ARCHIVE_NAME
+    try:
+        lines = archive.read_text(encoding="utf-8", errors="surrogateescape").splitlines(keepends=True)
+    except FileNotFoundError:
+        return
+    kept = [line for line in lines if line.split(" ", 1)[-1].strip() != video_id]
+    if len(kept) != len(lines):
+        tmp = archive.with_name(f".{ARCHIVE_NAME}.{os.getpid()}.tmp")
+        tmp.write_text("".join(kept), encoding="utf-8", errors="surrogateescape")
+        os.replace(tmp, archive)
 
 
 def download_items(items: Sequence[SourceItem], dest_dir: str | Path, config: DownloadConfig | None = None,
@@ -197,7 +219,14 @@ def download_items(items: Sequence[SourceItem], dest_dir: str | Path, config: Do
     """One result per item, in order. `workers` > 1 runs that many yt-dlp processes at once
     (downloads wait on the network, not the CPU)."""
     archived = read_archive(dest_dir)
+
+    def one(item: SourceItem) -> DownloadResult:
+        try:
+            return download_item(item, dest_dir, config, archived)
+        except Exception as exc:  # one item's trouble (a full disk, a bug) fails that item, not the batch
+            return DownloadResult(item.video_id, None, False, f"{type(exc).__name__}: {exc}"[:_REASON_CHARS])
+
     if workers <= 1 or len(items) <= 1:
-        return [download_item(item, dest_dir, config, archived) for item in items]
+        return [one(item) for item in items]
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(lambda item: download_item(item, dest_dir, config, archived), items))
+        return list(pool.map(one, items))

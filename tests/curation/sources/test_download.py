@@ -274,3 +274,26 @@ def test_batches_keep_order_with_parallel_workers(tmp_path, mirror):
 ])
 def test_transient_or_permanent(message, transient):
     assert is_transient(message) is transient
+
+
+def test_a_failed_section_download_leaves_no_archive_line_so_the_advice_works(tmp_path, mirror):
+    """Regression (issue 14, defect 6): the error says `sections: false`; in the same folder, that works."""
+    base, _ = mirror
+    item = _item(base, route="/norange")
+    failed = download_item(item, tmp_path, FAST)
+    assert not failed.ok and "sections: false" in failed.reason and failed.retry_on_rerun and not failed.transient
+    archive = tmp_path / ARCHIVE_NAME
+    assert not archive.exists() or item.video_id not in archive.read_text()
+    again = download_item(item, tmp_path, FAST.model_copy(update={"sections": False}))
+    assert again.ok and again.path.stat().st_size > 100_000
+
+
+def test_an_argument_over_the_kernel_limit_fails_that_item_alone(tmp_path, mirror):
+    """Regression (issue 14, defect 1): `OSError: Argument list too long` from starting yt-dlp is that
+    item's failure; the next item of the same call downloads."""
+    base, _ = mirror
+    huge = SourceItem(video_id="huge_000000", label="x", ytid="huge", start_s=0.0, end_s=10.0,
+                      url=f"{base}/M1pPtg6a_g8.mp4?pad={'a' * 300_000}")
+    results = download_items([huge, _item(base)], tmp_path, FAST.model_copy(update={"sections": False}))
+    assert not results[0].ok and "Argument list too long" in results[0].reason and not results[0].transient
+    assert results[1].ok
