@@ -107,6 +107,9 @@ def test_two_clients_cannot_corrupt_decisions(run_copy, review_server, chromium_
     run, classes = run_copy
     server = review_server(run, classes)
     tab_a, tab_b = open_page(chromium_browser, server.url), open_page(chromium_browser, server.url)
+    # Tab B's change feed is held back while A decides, so B surely acts on a stale view (on a loaded
+    # machine its 2 s poll could otherwise pick A's decision up first).
+    tab_b.route("**/api/changes*", lambda route: route.abort())
     first = tab_a.evaluate("() => document.querySelector('article.card').dataset.key")
     tab_a.keyboard.press("a")
     wait_saved(tab_a, first, "accept")
@@ -115,6 +118,7 @@ def test_two_clients_cannot_corrupt_decisions(run_copy, review_server, chromium_
     tab_b.keyboard.press("r")
     tab_b.wait_for_selector(f'article.card[data-key="{first}"] .status.conflict')
     assert card(tab_b, first).get_attribute("data-decision") == "accept"
+    tab_b.unroute("**/api/changes*")
     # Deciding again, knowingly, overrides; tab A picks the change up by polling.
     tab_b.keyboard.press("k")
     tab_b.keyboard.press("r")
