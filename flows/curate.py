@@ -143,12 +143,13 @@ def curate_vggsound(
     futures = [curate_batch.submit(batch, out, cfg, index) for index, batch in enumerate(batches)]
     lost: list[str] = []  # batches whose videos have no row at all (the ledger could not be written)
     for done, future in enumerate(as_completed(futures), start=1):
-        if future.state.is_failed():
+        error = _exception(future)
+        if error is not None:
             # Out of retries: its videos keep failed, retryable rows (or none, after a crash), so a
             # rerun picks them up. The rest of the run goes on.
-            log.warning("batch %s failed after retries: %s", future.task_run_id, future.state.message)
-            if not isinstance(_exception(future), TransientFailures):
-                lost.append(future.state.message or "failed")
+            log.warning("batch %s failed: %s: %s", future.task_run_id, type(error).__name__, error)
+            if not isinstance(error, TransientFailures):
+                lost.append(f"{type(error).__name__}: {error}")
         update_progress_artifact(progress_id, progress=100.0 * done / len(futures))
     if not futures:
         update_progress_artifact(progress_id, progress=100.0)

@@ -1,0 +1,58 @@
+"""Regressions of issue 14 for the curate flow and its CLI: arguments checked before any work
+(one line, exit code 2), and a batch that cannot be recorded fails the run instead of vanishing."""
+
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+from flows.curate import main
+
+
+@pytest.fixture
+def folder(tmp_path, media_dir):
+    root = tmp_path / "videos"
+    (root / "hits").mkdir(parents=True)
+    shutil.copy(media_dir / "hitting_metal.mp4", root / "hits" / "metal.mp4")
+    return root
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--videos", "{tmp}/missing"], "--videos {tmp}/missing: no such folder"),
+    (["--videos", "{folder}", "--out", "{file}"], "--out {file}: exists and is not a folder"),
+    (["--videos", "{folder}", "--batch-size", "0"], "--batch-size must be at least 1 (got 0)"),
+    (["--videos", "{folder}", "--batch-size", "-1"], "--batch-size must be at least 1 (got -1)"),
+    (["--videos", "{folder}", "--limit", "-1"], "--limit must be 0 or more (got -1)"),
+    (["--videos", "{folder}", "--set", "metrics=[pixel,amplitud]"], "unknown metric(s) ['amplitud']"),
+])
+def test_bad_arguments_give_one_line_and_exit_code_2(tmp_path, folder, capsys, args, message):
+    file = tmp_path / "a_file"
+    file.write_text("x")
+    fill = {"tmp": tmp_path, "folder": folder, "file": file}
+    with pytest.raises(SystemExit) as exit_:
+        main([a.format(**fill) for a in args] + ([] if "--out" in args else ["--out", str(tmp_path / "out")]))
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert message.format(**fill) in err[-1] and "Traceback" not in "\n".join(err)
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_cli_process_refuses_a_missing_folder(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "flows.curate", "--videos", str(tmp_path / "nope"),
+                             "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "no such folder" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_a_batch_that_cannot_be_recorded_fails_the_run_at_once(prefect_api, folder, tmp_path):
+    from flows.curate import BatchesLost, curate_vggsound
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "ledger").write_text("not a folder")  # every ledger write fails with a real OSError, like a full disk
+    started = time.monotonic()
+    with pytest.raises(BatchesLost, match="1 of 1 batches were not recorded"):
+        curate_vggsound(videos=str(folder), out=str(out))
+    assert time.monotonic() - started < 10  # not retried after 10 s + 60 s: a retry cannot fix it
