@@ -224,16 +224,22 @@ def _release_file(videos_dir: Path, listed: str, folders: dict[str, str]) -> Pat
     return path
 
 
+def release_lists(release_dir: str | Path) -> dict[str, Path]:
+    """{split: its list file} of a release folder; FileNotFoundError naming what is missing."""
+    lists = {split: Path(release_dir) / f"{split}.txt" for split in SPLITS}
+    absent = [str(p) for p in lists.values() if not p.is_file()]
+    if absent:
+        raise FileNotFoundError(f"not an AVSync15 release folder: {', '.join(absent)} missing "
+                                f"(expected videos/<class>/<file>.mp4 with train.txt and test.txt)")
+    return lists
+
+
 def release_manifest(release_dir: str | Path, classes_file: str | Path = CLASSES_FILE) -> tuple[pd.DataFrame, RouteReport]:
     """Rows of the authors' release folder (module doc). The whole file is the clip: start_s = 0,
     end_s = its probed duration. A file name that is an asva.csv `vid` fills the VGGSound provenance."""
     release_dir = Path(release_dir)
     videos_dir = release_dir / "videos"
-    lists = {split: release_dir / f"{split}.txt" for split in SPLITS}
-    absent = [str(p) for p in lists.values() if not p.is_file()]
-    if absent:
-        raise FileNotFoundError(f"not an AVSync15 release folder: {', '.join(absent)} missing "
-                                f"(expected videos/<class>/<file>.mp4 with train.txt and test.txt)")
+    lists = release_lists(release_dir)
     mapping = class_mapping(classes_file)
     prompts = read_prompts(PROMPTS_FILE) if PROMPTS_FILE.is_file() else {}
     if (release_dir / "class_mapping.json").is_file():
@@ -399,6 +405,6 @@ def overlap_counts(rows: pd.DataFrame | Iterable[str], list_path: str | Path = A
 __all__ = [
     "ASVA_LIST", "AVSYNC15_COLUMNS", "AVSYNC15_SCHEMA", "CLASSES_FILE", "PROMPTS_FILE", "REQUIRED_COLUMNS", "RouteReport",
     "SOURCES", "SPLITS", "VGGSS_FILE", "avsync15_classes", "avsync15_overlap", "avsync15_segment_keys", "class_mapping",
-    "class_prompt", "exclude_avsync15_test", "overlap_counts", "read_prompts", "release_manifest", "segment_key",
+    "class_prompt", "exclude_avsync15_test", "overlap_counts", "read_prompts", "release_lists", "release_manifest", "segment_key",
     "to_avsync15_class", "validate_avsync15_manifest", "write_avsync15_manifest", "youtube_items", "youtube_manifest",
 ]

@@ -152,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.url_template and not args.youtube:
         build_parser().error("--url-template applies to --youtube")
     try:
+        if args.release:
+            avsync15.release_lists(args.release)  # a wrong folder fails here, before Prefect starts
         report = build_avsync15(out=args.out, release=args.release, youtube=args.youtube, list_path=args.list_path,
                                 url_template=args.url_template, media=args.media, classes=args.classes,
                                 sections=args.sections, workers=args.workers, retry_failed=args.retry_failed)
