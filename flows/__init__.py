@@ -8,3 +8,8 @@ import logging
 for _name in ("curation", "sync_classifier", "model"):
     if logging.getLogger(_name).level == logging.NOTSET:
         logging.getLogger(_name).setLevel(logging.INFO)
+
+# A sane start-up budget for the embedded Prefect API, and no orphaned API server after a kill.
+from flows.embedded_api import install as _install_embedded_api  # noqa: E402
+
+_install_embedded_api()
