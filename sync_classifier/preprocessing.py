@@ -99,14 +99,16 @@ def clip_fbanks(audio: np.ndarray, starts_s: Sequence[float], config: ModelConfi
 
 
 def square_frames(frames: np.ndarray, image_size: int) -> torch.Tensor:
-    """(N, H, W, 3) uint8 RGB → (N, 3, S, S) float in [0, 1]: short side resized to S
+    """(N, H, W, 3) uint8 RGB → (N, 3, S, S) float in ~[0, 1] (bicubic overshoot kept): short side resized to S
     (bicubic, antialiased; skipped when it already is S), then a centre crop."""
     x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float().div_(255.0)
     h, w = x.shape[-2:]
     if min(h, w) != image_size:
         scale = image_size / min(h, w)
         size = (max(image_size, round(h * scale)), max(image_size, round(w * scale)))
-        x = F.interpolate(x, size=size, mode="bicubic", antialias=True, align_corners=False).clamp_(0, 1)
+        # Not clamped: bicubic overshoot is kept, as in the authors' torchvision Resize (their
+        # released classifier saw such inputs; clamping moved φ by ~1e-4 relative).
+        x = F.interpolate(x, size=size, mode="bicubic", antialias=True, align_corners=False)
         h, w = size
     top, left = (h - image_size) // 2, (w - image_size) // 2
     return x[:, :, top : top + image_size, left : left + image_size]

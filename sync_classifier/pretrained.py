@@ -7,6 +7,7 @@ a wrong file or preset fails loudly instead of leaving random weights behind.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,11 +26,13 @@ class LoadReport:
     ignored: list[str]  # checkpoint keys that belong to no target module (projection heads, ...)
 
 
-def _torch_load(path: Path) -> dict:
+def _torch_load(path: Path, mmap: bool = False) -> dict:
+    """A plain tensor checkpoint; `mmap=True` maps the tensors from the file instead of reading
+    them into RAM (only for files written by torch.save's zip format, as diffusers writes `.bin`)."""
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as exc:  # weights_only refuses arbitrary pickles: say so instead of executing them
         raise ValueError(f"{path} is not a plain tensor checkpoint torch.load(weights_only=True) can read: {exc}") from exc
 
@@ -79,25 +82,47 @@ def load_avid_cma(model: SyncClassifier, path: str | os.PathLike) -> LoadReport:
 _RELEASE_HEAD_KEYS = {"fc.0.": "layers.0.", "fc.3.": "layers.2.", "fc.6.": "layers.4."}
 
 
-def _read_module_dir(directory: Path) -> dict[str, torch.Tensor]:
+def read_diffusers_module_dir(directory: Path, expected_class: str | None = None) -> dict[str, torch.Tensor]:
+    """The state dict of a diffusers `save_pretrained` folder (`config.json` +
+    `diffusion_pytorch_model.safetensors` or `.bin`), memory-mapped: tensors are read from the
+    file on use, so peak RAM stays near one copy of the weights. With `expected_class`, a
+    `config.json` naming another `_class_name` is refused (a folder of the wrong kind); the
+    caller checks the weights strictly either way."""
+    directory = Path(directory)
+    config_path = directory / "config.json"
+    if expected_class is not None and config_path.is_file():
+        found = json.loads(config_path.read_text()).get("_class_name")
+        if found != expected_class:
+            raise ValueError(f"{directory} holds a {found!r}, expected the authors' {expected_class!r}")
     for name in ("diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.bin"):
         path = directory / name
         if path.is_file():
             if path.suffix == ".safetensors":
-                from safetensors.torch import load_file
+                from safetensors import safe_open
 
-                return load_file(str(path))
-            return _torch_load(path)
-    raise FileNotFoundError(f"no diffusion_pytorch_model.(safetensors|bin) in {directory}")
+                with safe_open(str(path), framework="pt", device="cpu") as handle:  # mmap-backed
+                    return {key: handle.get_tensor(key) for key in handle.keys()}
+            return _torch_load(path, mmap=True)
+    raise FileNotFoundError(f"no diffusion_pytorch_model.safetensors or .bin in {directory}")
+
+
+# The authors' class of each released sync-classifier module (their `save_pretrained` config.json).
+ASVA_RELEASE_CLASSES = {"audio_encoder": "AudioConv2DNet", "video_encoder": "VideoR2Plus1DNet", "head": "FCHead"}
 
 
 def load_asva_release(model: SyncClassifier, modules_dir: str | os.PathLike) -> LoadReport:
-    """Load the authors' released classifier (`.../checkpoint-40000/modules`) into a `paper` model."""
+    """Load the authors' released classifier (`.../checkpoint-40000/modules`, holding
+    `audio_encoder/`, `video_encoder/`, `head/`) into a `paper` model, strictly."""
     modules_dir = Path(modules_dir)
-    audio = _read_module_dir(modules_dir / "audio_encoder")
-    video = _read_module_dir(modules_dir / "video_encoder")
+    missing = [name for name in ASVA_RELEASE_CLASSES if not (modules_dir / name).is_dir()]
+    if missing:
+        hint = " (this is an AVSyncD checkpoint: use python -m model.convert_asva)" if (modules_dir / "unet").is_dir() else ""
+        raise FileNotFoundError(f"{modules_dir} is not the authors' sync-classifier modules folder: "
+                                f"no {', '.join(missing)} subfolder{hint}")
+    audio = read_diffusers_module_dir(modules_dir / "audio_encoder", ASVA_RELEASE_CLASSES["audio_encoder"])
+    video = read_diffusers_module_dir(modules_dir / "video_encoder", ASVA_RELEASE_CLASSES["video_encoder"])
     head = {}
-    for key, value in _read_module_dir(modules_dir / "head").items():
+    for key, value in read_diffusers_module_dir(modules_dir / "head", ASVA_RELEASE_CLASSES["head"]).items():
         for old, new in _RELEASE_HEAD_KEYS.items():
             if key.startswith(old):
                 head[new + key[len(old):]] = value

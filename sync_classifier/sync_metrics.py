@@ -143,7 +143,7 @@ class SyncReport:
 
 
 def _square_uint8(frames: np.ndarray, size: int = SCORER_IMAGE_SIZE) -> np.ndarray:
-    x = square_frames(frames, size).mul_(255.0).round_().to(torch.uint8)
+    x = square_frames(frames, size).mul_(255.0).round_().clamp_(0, 255).to(torch.uint8)
     return x.permute(0, 2, 3, 1).numpy()
 
 
