@@ -16,6 +16,7 @@ held. Such a video_id is data only: it never reaches a path or a command line.
 from __future__ import annotations
 
 import csv
+import itertools
 import re
 import string
 from collections.abc import Iterable, Iterator
@@ -121,6 +122,31 @@ def _is_header(row: list[str]) -> bool:
     return all(_COLUMN_NAME.fullmatch(cell) for cell in row) and _SPLIT_FILE_NAME.fullmatch(row[0]) is None
 
 
+# No row of a source list comes near this; a longer line is not a list (and would cost memory).
+MAX_LINE_CHARS = 64 * 1024
+
+
+def _bounded_lines(handle, path: Path) -> Iterator[str]:
+    """The lines of `handle`, each read with a bounded buffer; a line over MAX_LINE_CHARS is a
+    ValueError naming the file and line, before it is held in memory whole."""
+    for number in itertools.count(1):
+        line = handle.readline(MAX_LINE_CHARS + 1)
+        if not line:
+            return
+        if len(line) > MAX_LINE_CHARS:
+            raise ValueError(f"{path}:{number}: line longer than {MAX_LINE_CHARS} characters; not a source list")
+        yield line
+
+
+def _csv_rows(reader, path: Path) -> Iterator[list[str]]:
+    """Rows of a csv reader, a malformed one (e.g. a quoted field over the csv field limit) reported
+    with the file and line."""
+    try:
+        yield from reader
+    except csv.Error as exc:
+        raise ValueError(f"{path}:{reader.line_num}: {exc}") from None
+
+
 def read_vggsound_csv(path: str | Path, segment_s: float = SEGMENT_S) -> list[SourceItem]:
     """Items of a vggsound.csv-style (`ytid,start,label[,split]`) or split-file
     (`<ytid>_<start:06d>.mp4,label`) CSV, in file order; rejected rows included (module doc).
@@ -134,8 +160,8 @@ def read_vggsound_csv(path: str | Path, segment_s: float = SEGMENT_S) -> list[So
     items: list[SourceItem] = []
     with path.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
         # errors="replace": undecodable bytes end up in an id, which then fails is_safe_id.
-        reader = csv.reader(handle)
-        for row in reader:
+        reader = csv.reader(_bounded_lines(handle, path))
+        for row in _csv_rows(reader, path):
             row = [cell.strip() for cell in row]
             if not any(row) or row[0].startswith("#"):
                 continue
@@ -212,7 +238,8 @@ class ClipWindow(NamedTuple):
 
 def _avsync15_rows(path: str | Path) -> Iterator[tuple[str, str, str]]:
     with Path(path).open(newline="", encoding="utf-8-sig", errors="replace") as handle:
-        for row in csv.DictReader(handle):
+        reader = csv.DictReader(_bounded_lines(handle, Path(path)))
+        for row in _csv_rows(reader, Path(path)):
             yield (row.get("vid") or "").strip(), (row.get("label") or "").strip(), (row.get("split") or "").strip()
 
 
@@ -268,7 +295,7 @@ def avsync15_windows(path: str | Path) -> dict[str, list[ClipWindow]]:
 def read_any_list(path: str | Path, segment_s: float = SEGMENT_S) -> list[SourceItem]:
     """`read_avsync15_list` for a CSV whose header starts with `vid,`, else `read_vggsound_csv`."""
     with Path(path).open(newline="", encoding="utf-8-sig", errors="replace") as handle:
-        first = handle.readline()
+        first = handle.readline(MAX_LINE_CHARS)
     if first.replace(" ", "").lower().startswith("vid,label"):
         return read_avsync15_list(path)
     return read_vggsound_csv(path, segment_s)
