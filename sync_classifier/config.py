@@ -81,6 +81,9 @@ class TrainConfig(StrictConfig):
     keep_checkpoints: int = Field(2, ge=1, description="most recent resumable checkpoints kept")
     eval_every: int = Field(0, ge=0, description="steps between held-out sync evaluations (0: only at the end)")
     eval_videos: int = Field(32, ge=1, description="held-out synthetic videos per evaluation")
+    target_accuracy: float | None = Field(0.9, ge=0, le=1, description="held-out accuracy (A→V and V→A) a run "
+                                          "should reach; below it the run ends with a loud warning and "
+                                          "`reached_target: false` in its result (None: no check)")
     num_threads: int | None = Field(None, ge=1, description="torch CPU threads (None: torch's default)")
     init_from: str | None = Field(None, description="AVID-CMA checkpoint (.pth.tar) to initialise both encoders")
 

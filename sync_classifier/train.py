@@ -63,6 +63,8 @@ class TrainResult:
     seconds: float  # wall time
     cpu_seconds: float  # CPU time of this process, all threads
     precision: dict = field(default_factory=dict)  # mixed_precision chosen and why (curation/precision.py)
+    reached_target: bool | None = None  # final held-out accuracy >= train.target_accuracy (None: not checked)
+    warning: str | None = None  # why the run is not good enough, when it is not
     history: list[dict] = field(default_factory=list)  # logged rows: step, loss, accuracies, lr
     evaluations: list[dict] = field(default_factory=list)  # held-out sync accuracy rows
 
@@ -98,6 +100,20 @@ def _build_loader(config: SyncConfig, start_step: int, rank: int = 0, world: int
     sampler = EpochShuffleSampler(len(dataset), seed=train_cfg.seed, skip=start_step * train_cfg.batch_size,
                                   rank=rank, world=world)
     return DataLoader(dataset, sampler=sampler, **common)
+
+
+def accuracy_verdict(final: dict | None, target: float | None, stopped_early: bool, steps: int) -> tuple[bool | None, str | None]:
+    """(reached the target?, a warning naming why not) for the final held-out evaluation row."""
+    if target is None or final is None:
+        return None, None
+    worst = min(final["a2v"], final["v2a"])
+    if worst >= target:
+        return True, None
+    why = (f"the time budget stopped it after {steps} steps" if stopped_early
+           else f"{steps} steps were not enough")
+    return False, (f"sync classifier below target: held-out accuracy A→V {final['a2v']:.1%}, V→A {final['v2a']:.1%} "
+                   f"< {target:.0%} (chance ≈ 35.5 %); {why}. Its PSync scores are weak: train longer "
+                   f"(train.max_steps / train.max_minutes) or on a faster machine before relying on them.")
 
 
 def _flat(config: SyncConfig) -> dict:
@@ -189,6 +205,7 @@ def train(config: SyncConfig, out_dir: str | Path, resume: bool = True, eval_see
                 shutil.rmtree(old, ignore_errors=True)
 
     history, evaluations = [], []
+    stopped_early = False
     started, cpu_started = time.perf_counter(), time.process_time()
     step = start_step
     model.train()
@@ -233,6 +250,7 @@ def train(config: SyncConfig, out_dir: str | Path, resume: bool = True, eval_see
         if out_of_time:
             log.info("stopping at step %d: time budget reached (max_minutes=%s, max_cpu_minutes=%s)", step,
                      tc.max_minutes, tc.max_cpu_minutes)
+            stopped_early = True
             break
 
     if step > start_step:
@@ -242,13 +260,20 @@ def train(config: SyncConfig, out_dir: str | Path, resume: bool = True, eval_see
         accelerator.unwrap_model(model).save_pretrained(final)
         if (row := evaluate(step)) is not None:
             evaluations.append(row)
+    reached, warning = accuracy_verdict(evaluations[-1] if evaluations else None, tc.target_accuracy,
+                                        stopped_early, step)
+    if warning:
+        log.warning("!" * 20 + " %s " + "!" * 20, warning)
+    if accelerator.is_main_process:
         (final / "metrics.json").write_text(json.dumps({"steps": step, "precision": precision.as_dict(),
+                                                        "reached_target": reached, "warning": warning,
                                                         "history": history[-5:],
                                                         "evaluations": evaluations}, indent=2) + "\n")
     accelerator.end_training()
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     log.info("done: %d steps in %.0f s (%.0f s CPU); model in %s", step, seconds, cpu_seconds, final)
-    return TrainResult(out_dir, final, step, start_step, seconds, cpu_seconds, precision.as_dict(), history, evaluations)
+    return TrainResult(out_dir, final, step, start_step, seconds, cpu_seconds, precision.as_dict(), reached, warning,
+                       history, evaluations)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -297,7 +322,8 @@ def main(argv: list[str] | None = None) -> int:
     summary = {"final_model": str(result.final_model), "steps": result.steps, "seconds": round(result.seconds, 1),
                "cpu_seconds": round(result.cpu_seconds, 1),
                "last": result.history[-1] if result.history else None,
-               "held_out": result.evaluations[-1] if result.evaluations else None}
+               "held_out": result.evaluations[-1] if result.evaluations else None,
+               "reached_target": result.reached_target, "warning": result.warning, "precision": result.precision}
     print(json.dumps(summary, indent=2))
     return 0
 

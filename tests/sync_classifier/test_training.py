@@ -6,7 +6,7 @@ from sync_classifier.config import SyncConfig, load_config
 from sync_classifier.contrastive import sync_contrastive_loss
 from sync_classifier.data import SyntheticTrainingSet, collate_examples
 from sync_classifier.model import SyncClassifier
-from sync_classifier.train import latest_checkpoint, train
+from sync_classifier.train import accuracy_verdict, latest_checkpoint, train
 
 
 def test_a_few_steps_on_generated_clips_reduce_the_loss(micro_config):
@@ -68,3 +68,26 @@ def test_training_on_a_clip_manifest(tmp_path, micro_config):
     result = train(config, tmp_path / "run")
     assert result.steps == 2 and result.evaluations == []  # no held-out synthetic set for manifest runs
     assert all(np.isfinite(row["loss"]) for row in result.history)
+
+
+def test_accuracy_verdict_names_why_a_run_fell_short():
+    assert accuracy_verdict({"a2v": 0.95, "v2a": 0.91}, 0.9, False, 900) == (True, None)
+    reached, warning = accuracy_verdict({"a2v": 0.95, "v2a": 0.69}, 0.9, True, 410)
+    assert reached is False and "69.0%" in warning and "time budget" in warning and "410 steps" in warning
+    assert accuracy_verdict({"a2v": 0.3, "v2a": 0.3}, None, False, 10) == (None, None)
+    assert accuracy_verdict(None, 0.9, False, 10) == (None, None)
+
+
+def test_a_run_records_its_precision_and_whether_it_reached_the_target(tmp_path, micro_config, caplog):
+    with caplog.at_level("WARNING"):
+        result = train(_micro_run_config(micro_config, max_steps=2, batch_size=2, target_accuracy=0.99,
+                                         mixed_precision="no"), tmp_path / "run")
+    final = result.evaluations[-1]
+    assert result.reached_target == (min(final["a2v"], final["v2a"]) >= 0.99)
+    assert (result.warning is None) == result.reached_target
+    if result.warning:
+        assert "below target" in caplog.text
+    metrics = json.loads((result.final_model / "metrics.json").read_text())
+    assert metrics["reached_target"] == result.reached_target and metrics["warning"] == result.warning
+    assert result.precision == metrics["precision"] == {"mixed_precision": "no",
+                                                        "reason": "requested mixed_precision=no (fp32)"}
