@@ -58,8 +58,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def argument_error(args: argparse.Namespace) -> str | None:
+    """What is wrong with the command line, checked before any model loads (None: nothing)."""
+    import math
+
+    from PIL import Image, UnidentifiedImageError
+
+    from curation.media import MediaError
+
+    if args.steps < 1:
+        return f"--steps must be at least 1 (got {args.steps})"
+    if not math.isfinite(args.guidance):
+        return f"--guidance must be a finite number (got {args.guidance})"
+    if args.model and not Path(args.model).is_dir():
+        return f"--model {args.model}: no such folder"
+    out = Path(args.out)
+    if out.is_dir() or (out.parent.exists() and not out.parent.is_dir()):
+        return f"--out {args.out}: not a writable file path"
+    try:
+        with Image.open(args.image) as image:
+            image.verify()
+    except (OSError, UnidentifiedImageError) as exc:
+        return f"--image {args.image}: not a readable image ({exc})"
+    try:
+        read_audio(args.audio, 16000)
+    except MediaError as exc:
+        return f"--audio {args.audio}: {exc}"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if problem := argument_error(args):
+        parser.error(problem)  # one line, exit code 2
     summary = animate(args.model, args.image, args.audio, args.out, args.prompt, args.guidance, args.steps, args.seed,
                       args.static, args.device)
     print(json.dumps(summary))
