@@ -70,8 +70,6 @@ def argument_error(args: argparse.Namespace) -> str | None:
         return f"--steps must be at least 1 (got {args.steps})"
     if not math.isfinite(args.guidance):
         return f"--guidance must be a finite number (got {args.guidance})"
-    if args.model and not Path(args.model).is_dir():
-        return f"--model {args.model}: no such folder"
     out = Path(args.out)
     if out.is_dir() or (out.parent.exists() and not out.parent.is_dir()):
         return f"--out {args.out}: not a writable file path"

@@ -25,7 +25,6 @@ def inputs(tmp_path, fixtures_dir):
     ({"--out": "{tmp}"}, "--out {tmp}: not a writable file path"),
     ({"--steps": "0"}, "--steps must be at least 1 (got 0)"),
     ({"--guidance": "nan"}, "--guidance must be a finite number (got nan)"),
-    ({"--model": "{tmp}/no_model"}, "--model {tmp}/no_model: no such folder"),
 ])
 def test_bad_arguments_exit_2_with_one_line(inputs, capsys, change, message):
     args = {"--image": str(inputs["image"]), "--audio": str(inputs["audio"]), "--out": "{tmp}/out.mp4",
