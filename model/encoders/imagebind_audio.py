@@ -8,7 +8,7 @@ Clips follow upstream's constant-clips sampler (pytorchvideo's ConstantClipsPerV
 in pytorchvideo 0.1.5 and its main branch): clip i of `clips` starts at i · (duration − clip_s)
 / clips, so 3 clips of a 10 s file start at 0, 2.67 and 5.33 s (the last 2.67 s are never seen)
 and those of a 3 s curation window at 0, 1/3 and 2/3 s. Checked bit for bit against upstream's
-`data.py` on a real VGGSound file (tests/encoders/test_imagebind_audio.py keeps its numbers). Upstream's quirk is kept: each clip's mean is subtracted
+`data.py` on a real VGGSound file (tests/model/encoders/test_imagebind_audio.py keeps its numbers). Upstream's quirk is kept: each clip's mean is subtracted
 *in place* on a view of the shared waveform, so a clip overlapping an earlier one sees that
 earlier subtraction too (it matters whenever clips overlap, e.g. on 3 s windows).
 """

@@ -54,3 +54,17 @@ def fresh_models():
     clear_model_cache()
     yield
     clear_model_cache()
+
+
+@pytest.fixture(scope="session")
+def micro_checkpoint(tmp_path_factory):
+    """An untrained sync classifier below the `tiny` preset, saved in its real format (the psync
+    metric needs only its shapes and code paths)."""
+    from sync_classifier.config import load_config
+    from sync_classifier.model import SyncClassifier
+
+    torch.manual_seed(1)
+    widths = (4, 8, 8, 16)
+    config = load_config("tiny").model.model_copy(
+        update={"audio_widths": widths, "video_widths": widths, "head_width": 16, "image_size": 32})
+    return SyncClassifier(config).eval().save_pretrained(tmp_path_factory.mktemp("sync") / "micro")

@@ -19,7 +19,7 @@ from sync_classifier.config import load_config
 from sync_classifier.model import SyncClassifier
 from sync_classifier.sync_metrics import ImageAudioScorer
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
