@@ -113,3 +113,12 @@ def chromium_browser():
             yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture
+def one_video_folder(tmp_path, media_dir) -> Path:
+    """A local source folder `videos/hits/metal.mp4` holding one real clip."""
+    root = tmp_path / "videos"
+    (root / "hits").mkdir(parents=True)
+    shutil.copy(media_dir / "hitting_metal.mp4", root / "hits" / "metal.mp4")
+    return root

@@ -18,11 +18,8 @@ CONFIG = CurationConfig(min_clips_per_class=1)
 
 
 @pytest.fixture
-def folder(tmp_path, media_dir):
-    root = tmp_path / "videos"
-    (root / "hits").mkdir(parents=True)
-    shutil.copy(media_dir / "hitting_metal.mp4", root / "hits" / "metal.mp4")
-    return root
+def folder(one_video_folder):
+    return one_video_folder
 
 
 def test_a_non_utf8_file_name_fails_alone_with_a_row(tmp_path, folder, media_dir):

@@ -1,7 +1,6 @@
 """Regressions of issue 14 for the curate flow and its CLI: arguments checked before any work
 (one line, exit code 2), and a batch that cannot be recorded fails the run instead of vanishing."""
 
-import shutil
 import subprocess
 import sys
 import time
@@ -12,11 +11,8 @@ from flows.curate import main
 
 
 @pytest.fixture
-def folder(tmp_path, media_dir):
-    root = tmp_path / "videos"
-    (root / "hits").mkdir(parents=True)
-    shutil.copy(media_dir / "hitting_metal.mp4", root / "hits" / "metal.mp4")
-    return root
+def folder(one_video_folder):
+    return one_video_folder
 
 
 @pytest.mark.parametrize("args, message", [
