@@ -231,7 +231,11 @@ def analyze_video(item: SourceItem, path: str, config: CurationConfig) -> VideoR
 
 def batch_key(items: Sequence[SourceItem]) -> str:
     """Deterministic name of a batch in the ledger."""
-    digest = hashlib.sha1("\n".join(sorted(item.video_id for item in items)).encode("utf-8", "surrogateescape")).hexdigest()
+    return _batch_key_of_ids([item.video_id for item in items])
+
+
+def _batch_key_of_ids(video_ids: Sequence[str]) -> str:
+    digest = hashlib.sha1("\n".join(sorted(video_ids)).encode("utf-8", "surrogateescape")).hexdigest()
     return digest[:16]
 
 
@@ -285,6 +289,14 @@ def pending_items(items: Iterable[SourceItem], out_dir: str | Path) -> list[Sour
     return pending
 
 
+def pending_in_batch(items: Sequence[SourceItem], out_dir: str | Path) -> list[SourceItem]:
+    """The items of one batch (from `pending_items`) still without a final row, checked in the
+    batch's own commit markers only (a retry of its task redoes just these; cost independent of
+    the ledger's size)."""
+    done = manifest.batch_done_ids(out_dir, _batch_key_of_ids, [item.video_id for item in items])
+    return [item for item in items if item.video_id not in done]
+
+
 def make_batches(items: Sequence[SourceItem], batch_size: int) -> list[list[SourceItem]]:
     return [list(items[i : i + batch_size]) for i in range(0, len(items), batch_size)]
 
@@ -296,6 +308,7 @@ def finalize(out_dir: str | Path, config: CurationConfig) -> dict:
     """
     out_dir = Path(out_dir)
     videos, windows = manifest.read_ledger(out_dir)
+    manifest.compact_ledger(out_dir, videos, windows)  # the next run's resume check reads one file
     if len(windows):
         windows, bounds = apply_filters(windows, config.filters)
     else:

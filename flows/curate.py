@@ -62,8 +62,9 @@ def _only_transient(task, task_run, state) -> bool:
 @task(name="curate-batch", retries=2, retry_delay_seconds=[10, 60], retry_condition_fn=_only_transient,
       task_run_name="batch-{index}")
 def curate_batch(items: list[SourceItem], out: str, config: CurationConfig, index: int) -> pipeline.BatchReport:
-    # On a retry, only the videos without a final row yet are processed again.
-    todo = pipeline.pending_items(items, out)
+    # On a retry, only the videos without a final row yet are processed again (checked in this
+    # batch's own commit markers, never the whole ledger: issue 15).
+    todo = pipeline.pending_in_batch(items, out)
     # Neural metrics hold a slot of the global concurrency limit `gpu` while they load and run their
     # model (docs/gpu_scoring.md); decoding and the CPU metrics are not bounded by it.
     with device_guard(lambda: concurrency("gpu", occupy=1)):
