@@ -451,17 +451,19 @@ class Scorers:
             from model.metrics.fid import fid_features
 
             def fid_of(protocol: str):
+                bn_mode = c.fid_bn_mode if protocol == "asva" else "eval"  # the standard protocol has no authors' mode
+
                 def compute(todo: list[int]) -> list[np.ndarray]:
                     result: dict[int, np.ndarray] = {}
                     for g in dict.fromkeys(group[i] for i in todo):  # one network call per batch group
                         members = [i for i in todo if group[i] == g]
                         feats = fid_features(np.concatenate([frames(i) for i in members]), self.inception,
-                                             protocol=protocol, bn_mode=c.fid_bn_mode, batch_size=len(members) * c.num_frames)
+                                             protocol=protocol, bn_mode=bn_mode, batch_size=len(members) * c.num_frames)
                         for j, i in enumerate(members):
                             result[i] = feats[j * c.num_frames : (j + 1) * c.num_frames]
                     return [result[i] for i in todo]
 
-                ns = self.namespace("inception", f"-{protocol}-{c.fid_bn_mode}")
+                ns = self.namespace("inception", f"-{protocol}-{bn_mode}")
                 return np.stack(self.cache.many(ns, [f"{k}|{group[i]}" for i, k in enumerate(keys)], compute))
 
             out.fid = timed("FID", lambda: fid_of("asva"))
