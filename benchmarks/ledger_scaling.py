@@ -75,7 +75,6 @@ def legacy_done_video_ids(out_dir) -> set[str]:
 def legacy_merge_windows_into_clips(windows: pd.DataFrame, videos: pd.DataFrame) -> pd.DataFrame:
     """`manifest.merge_windows_into_clips` before issue 15: a Python loop per (video, scene)."""
     passing = windows[windows["passed"]].sort_values(["video_id", "scene_index", "start_s"])
-    info = videos.set_index("video_id")[["split", "path"]]
     clips: list[dict] = []
     for (video_id, scene_index), group in passing.groupby(["video_id", "scene_index"], sort=True):
         current: dict | None = None
@@ -90,13 +89,7 @@ def legacy_merge_windows_into_clips(windows: pd.DataFrame, videos: pd.DataFrame)
                        "start_s": row.start_s, "end_s": row.end_s, "n_windows": 1}
         clips.append(current)
     frame = pd.DataFrame(clips, columns=["video_id", "label", "scene_index", "start_s", "end_s", "n_windows"])
-    frame["clip_index"] = frame.groupby("video_id").cumcount().astype("int32")
-    frame["duration_s"] = frame["end_s"] - frame["start_s"]
-    frame["split"] = frame["video_id"].map(info["split"]) if len(frame) else pd.Series(dtype=object)
-    frame["path"] = frame["video_id"].map(info["path"]) if len(frame) else pd.Series(dtype=object)
-    frame["scene_index"] = frame["scene_index"].astype("int32")
-    frame["n_windows"] = frame["n_windows"].astype("int32")
-    return frame[manifest.CLIP_COLUMNS].reset_index(drop=True)
+    return manifest._clip_table(frame, videos)  # the unchanged tail, shared
 
 
 # --- generated ledgers ----------------------------------------------------------------------

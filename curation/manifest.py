@@ -249,7 +249,6 @@ def merge_windows_into_clips(windows: pd.DataFrame, videos: pd.DataFrame) -> pd.
     of the earlier windows of its scene (+1 µs).
     """
     passing = windows[windows["passed"]].sort_values(["video_id", "scene_index", "start_s"])
-    info = videos.set_index("video_id")[["split", "path"]]
     video_id = passing["video_id"].to_numpy()
     scene = passing["scene_index"].to_numpy()
     start = passing["start_s"].to_numpy(dtype=np.float64)
@@ -266,14 +265,20 @@ def merge_windows_into_clips(windows: pd.DataFrame, videos: pd.DataFrame) -> pd.
     opens = new_scene | ~(start <= reach_before + 1e-6)
     clip_id = np.cumsum(opens) - 1
     first = np.flatnonzero(opens)
-    frame = pd.DataFrame({
+    return _clip_table(pd.DataFrame({
         "video_id": video_id[first],
         "label": passing["label"].to_numpy()[first],
         "scene_index": scene[first],
         "start_s": start[first],
         "end_s": np.maximum.reduceat(end, first) if len(first) else end[:0],
         "n_windows": np.bincount(clip_id, minlength=len(first)) if len(first) else np.zeros(0, dtype=np.int64),
-    })
+    }), videos)
+
+
+def _clip_table(frame: pd.DataFrame, videos: pd.DataFrame) -> pd.DataFrame:
+    """Clips (one row per clip, in video/scene/start order) with their per-video index, duration,
+    split and path: the `CLIP_COLUMNS` table."""
+    info = videos.set_index("video_id")[["split", "path"]]
     frame["clip_index"] = frame.groupby("video_id").cumcount().astype("int32")
     frame["duration_s"] = frame["end_s"] - frame["start_s"]
     frame["split"] = frame["video_id"].map(info["split"]) if len(frame) else pd.Series(dtype=object)

@@ -12,21 +12,22 @@ from curation import manifest, pipeline
 from curation.config import CurationConfig
 from curation.filters import apply_filters
 from curation.sources import SourceItem
+from curation.sources.collect import collect_items
 
 MANIFESTS = ("videos.parquet", "windows.parquet", "clips.parquet", "avsync_ac.parquet")
 
 
 def _items(folder):
-    return [SourceItem(video_id=p.stem, label=p.parent.name, path=str(p)) for p in sorted(folder.rglob("*.mp4"))]
+    return collect_items(videos=str(folder))
 
 
 @pytest.fixture
 def video_folder(tmp_path, media_dir):
+    """Two good videos (one with three scenes) and an empty file, in two classes."""
     folder = tmp_path / "videos"
-    (folder / "hits").mkdir(parents=True)
-    (folder / "movie").mkdir()
-    shutil.copy(media_dir / "hitting_metal.mp4", folder / "hits" / "metal.mp4")
-    shutil.copy(media_dir / "issue-134-rotate.mp4", folder / "movie" / "rotated.mp4")  # three scenes
+    for label, name, source in (("hits", "metal", "hitting_metal.mp4"), ("movie", "rotated", "issue-134-rotate.mp4")):
+        (folder / label).mkdir(parents=True)
+        shutil.copy(media_dir / source, folder / label / f"{name}.mp4")
     (folder / "hits" / "empty.mp4").write_bytes(b"")
     return folder
 
