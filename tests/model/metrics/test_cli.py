@@ -9,10 +9,11 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from safetensors.torch import load_file
 
 from model.metrics.__main__ import main
 from model.metrics.clips import read_clips
-from model.metrics.fid import fid
+from model.metrics.fid import fid_from_clip_features
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -55,7 +56,8 @@ def test_asva_release_fvd_from_the_command_line(clip_folders, i3d_path, referenc
     assert out["protocol"] == "asva" and out["frames_per_clip"] == 12 and out["num_real_clips"] == 8
 
 
-def test_fid_from_the_command_line_equals_the_library(tmp_path, reference_videos, inception_path, fid_net, capsys):
+def test_asva_release_fid_from_the_command_line_equals_the_reference_features(tmp_path, reference_videos,
+                                                                            reference_eval_dir, inception_path, capsys):
     real, generated = (clips[:2] for clips in reference_videos)  # 2 + 2 clips keep Inception's work small
     for name, clips in (("real", real), ("generated", generated)):
         (tmp_path / name).mkdir()
@@ -64,7 +66,9 @@ def test_fid_from_the_command_line_equals_the_library(tmp_path, reference_videos
     assert main(["fid", "--real", str(tmp_path / "real"), "--generated", str(tmp_path / "generated"),
                  "--weights", str(inception_path)]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["fid"] == pytest.approx(fid(real, generated, fid_net), rel=1e-6)
+    ref = load_file(reference_eval_dir / "fid_features_evalmode.safetensors")
+    expected = fid_from_clip_features(ref["real"][:2].numpy(), ref["generated"][:2].numpy())
+    assert out["fid"] == pytest.approx(expected, rel=1e-3)
     assert (out["protocol"], out["bn_mode"], out["frames_used"]) == ("asva", "eval", "2..12")
 
 
