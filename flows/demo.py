@@ -1,6 +1,6 @@
 """`make demo`: the whole chain on a small demo set, with the embedded Prefect API.
 
-1. the demo set: real clips (tests/fixtures/media), generated clips with known scene cuts,
+1. the demo set: real clips (data/examples), generated clips with known scene cuts,
    static, silent and chaotic scenes, and deliberately broken files;
 2. `train-sync-classifier`: a tiny sync classifier trained briefly on generated sync clips;
 3. `curate-vggsound` on the demo set, scoring every window with PSync from that classifier
@@ -26,7 +26,7 @@ import yaml
 from curation.sources.demo_set import make_demo_set, write_bad_inputs
 
 REPO = Path(__file__).resolve().parents[1]
-REAL_CLIPS = REPO / "tests" / "fixtures" / "media"
+REAL_CLIPS = REPO / "data" / "examples"  # with their origins in its README.md
 DEMO_CONFIG = REPO / "configs" / "demo.yaml"
 # (file, label folder): real footage with sound; the rotated one has two hard cuts.
 DEMO_REAL = [("hitting_metal.mp4", "hitting"), ("issue-134-rotate.mp4", "movie_scene")]

@@ -6,7 +6,7 @@ animate the authors' demo pair (a lion picture + a lion's roar) into an mp4 with
 Steps: the tiny SD-shaped base (diffusers layout) → its tiny VAE fitted for a few hundred steps on
 generated and real frames (a random VAE would decode to noise) → generated sync clips written as
 mp4 + clips.parquet → `model.train` (tiny preset, time-bounded) → `model.animate` on
-tests/fixtures/asva/lion_and_gun.png + lions_roaring.wav. Prints where the mp4 is.
+data/examples/lion_and_gun.png + lions_roaring.wav. Prints where the mp4 is.
 """
 
 from __future__ import annotations
@@ -22,9 +22,10 @@ import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-DEMO_IMAGE = REPO / "tests" / "fixtures" / "asva" / "lion_and_gun.png"
-DEMO_SOUND = REPO / "tests" / "fixtures" / "asva" / "lions_roaring.wav"
-REAL_FOOTAGE = REPO / "tests" / "fixtures" / "media"
+EXAMPLES = REPO / "data" / "examples"  # the demo's assets and their origins (data/examples/README.md)
+DEMO_IMAGE = EXAMPLES / "lion_and_gun.png"
+DEMO_SOUND = EXAMPLES / "lions_roaring.wav"
+REAL_FOOTAGE = EXAMPLES
 
 log = logging.getLogger("model.demo")
 
