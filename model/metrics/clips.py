@@ -27,7 +27,7 @@ def read_clip(path: str | os.PathLike, num_frames: int) -> np.ndarray:
     native = MediaConfig(fps=info.fps, short_side=min(info.width, info.height), require_audio=False)
     media = decode(path, native, end_s=min(info.duration_s, (num_frames + 0.5) / info.fps), info=info)
     if len(media.frames) < num_frames:
-        raise ValueError(f"{path}: {len(media.frames)} frames, need {num_frames}")
+        raise ValueError(f"{path}: {len(media.frames)} frames; the metric needs clips of at least {num_frames} frames")
     return media.frames[:num_frames]
 
 
