@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import types
 
 STARTUP_SETTING = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
@@ -26,6 +27,15 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
     ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+def _popen_dying_with_parent(*args, **kwargs) -> subprocess.Popen:
+    """Popen with the parent-death signal, only from the main thread: Linux sends that signal when
+    the *thread* that forked exits, so a server started from a short-lived thread (the demo starts
+    the API in the background while it renders) would be killed as soon as that thread ends."""
+    if threading.current_thread() is threading.main_thread():
+        kwargs.setdefault("preexec_fn", _die_with_parent)
+    return subprocess.Popen(*args, **kwargs)
+
+
 def install() -> None:
     """Set the start-up budget and patch Prefect's ephemeral server launcher (idempotent)."""
     os.environ.setdefault(STARTUP_SETTING, STARTUP_TIMEOUT_S)
@@ -34,8 +44,7 @@ def install() -> None:
     if getattr(server.SubprocessASGIServer, "_asva_patched", False) or not sys.platform.startswith("linux"):
         return
     # Only this module's view of `subprocess` changes: its Popen adds the parent-death signal.
-    server.subprocess = types.SimpleNamespace(**{**vars(subprocess),
-                                                 "Popen": functools.partial(subprocess.Popen, preexec_fn=_die_with_parent)})
+    server.subprocess = types.SimpleNamespace(**{**vars(subprocess), "Popen": _popen_dying_with_parent})
     start = server.SubprocessASGIServer.start
 
     @functools.wraps(start)

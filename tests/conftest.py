@@ -97,9 +97,11 @@ def mirror(tmp_path, media_dir):
 CHROMIUM = "/usr/bin/chromium"  # Debian's package; Playwright's own browser download does not work here
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium_browser():
-    """Headless Chromium driven by Playwright (sync API), shared by the browser tests."""
+    """Headless Chromium driven by Playwright (sync API), shared by the browser tests of a module.
+    Module scope, not session: while Playwright's sync API is open it keeps an event loop running in
+    the main thread, and later tests that call `asyncio.run` (Prefect clients) would fail."""
     if not Path(CHROMIUM).is_file():
         pytest.fail(f"{CHROMIUM} not found: install Debian's chromium package (make test does)")
     from playwright.sync_api import sync_playwright
