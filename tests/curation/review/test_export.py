@@ -94,3 +94,23 @@ def test_export_with_nothing_accepted_says_what_to_do(run_copy, tmp_path):
                            "--export", str(tmp_path / "out.parquet")], cwd=REPO_ROOT, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 2 and "no accepted clip" in done.stderr and not (tmp_path / "out.parquet").exists()
+
+
+@pytest.mark.slow
+def test_export_trains_model_train_with_no_overrides(run_copy, tmp_path):
+    """The review route's manifest is what `python -m model.train --manifest data/avsync15.parquet` reads."""
+    from model.stable_diffusion import build_tiny_stable_diffusion
+    from model.train import main as train_main
+
+    run, classes = run_copy
+    log = DecisionLog(run / "review" / "decisions.jsonl")
+    for clip in load_candidates(run, classes):
+        log.record(clip.key, "accept", "ana", None)
+    out = tmp_path / "avsync15.parquet"
+    subprocess.run([sys.executable, "-m", "curation.review", "--run", str(run), "--classes", str(classes), "--export",
+                    str(out), "--train-per-class", "4", "--test-per-class", "1"], cwd=REPO_ROOT, check=True,
+                   capture_output=True, timeout=120)
+    base = build_tiny_stable_diffusion(tmp_path / "sd", seed=0)
+    assert train_main(["--preset", "tiny", "--manifest", str(out), "--pretrained", str(base), "--max-steps", "2",
+                       "--threads", "1", "--out", str(tmp_path / "run")]) == 0
+    assert (tmp_path / "run" / "final").is_dir()
