@@ -81,51 +81,102 @@ class ImageAudioScorer(Protocol):
 
 # ---- PSync over curation windows ------------------------------------------------------------
 
+@dataclass(frozen=True)
+class _WindowPlan:
+    """Where one video's windows take their clips: per valid window its audio start and its
+    candidates (video shift, video clip start), seconds on the media's timeline."""
+
+    valid: list[int]
+    audio_starts: list[float]
+    candidates: list[list[tuple[float, float]]]
+    video_starts: list[float]
+
+
+def _plan_windows(media: DecodedMedia, windows: Sequence[tuple[float, float]], clip_s: float, shift_s: float,
+                  max_offset_s: float) -> _WindowPlan:
+    k_max = int(np.floor(max_offset_s / shift_s + 1e-9))
+    offsets = np.arange(-k_max, k_max + 1) * shift_s
+    limit = media.duration_s - clip_s + 1e-6
+    valid, audio_starts, candidates = [], [], []
+    for i, (start, end) in enumerate(windows):
+        a_start = (start + end) / 2 - clip_s / 2
+        keep = [(float(o), round(a_start + o, 4)) for o in offsets if -1e-6 <= a_start + o <= limit]
+        if -1e-6 <= a_start <= limit and keep:
+            valid.append(i)
+            audio_starts.append(a_start)
+            candidates.append(keep)
+    video_starts = sorted({s for keep in candidates for _, s in keep})
+    return _WindowPlan(valid, audio_starts, candidates, video_starts)
+
+
+def _encode_across_videos(encode, make_inputs, starts_per_video: Sequence[Sequence[float]], batch_size: int,
+                          device) -> list[torch.Tensor]:
+    """Encode the clips starting at `starts_per_video[v]` of every video v in batches of
+    `batch_size` that span videos (the next batch prepared in a background thread while the model
+    runs). `make_inputs(v, starts)` → the model inputs of those clips of video v.
+    Returns per video its (K_v, E) embeddings."""
+    from curation.metrics.neural_scoring import batched, prefetch
+
+    flat = [(v, s) for v, starts in enumerate(starts_per_video) for s in starts]
+
+    def batches():
+        for chunk in batched(flat, batch_size):
+            parts: dict[int, list[float]] = {}
+            for v, s in chunk:
+                parts.setdefault(v, []).append(s)
+            yield [v for v, _ in chunk], torch.cat([make_inputs(v, starts) for v, starts in parts.items()])
+
+    owners: list[int] = []
+    embeddings = []
+    for chunk_owners, inputs in prefetch(batches()):
+        owners += chunk_owners
+        embeddings.append(encode(inputs.to(device)))
+    if not embeddings:
+        return [torch.zeros(0) for _ in starts_per_video]
+    all_embeddings = torch.cat(embeddings)
+    owner = torch.tensor(owners)
+    return [all_embeddings[owner == v] for v in range(len(starts_per_video))]
+
+
 @torch.no_grad()
-def window_psync(model: SyncClassifier, media: DecodedMedia, windows: Sequence[tuple[float, float]],
-                 shift_s: float = 0.2, max_offset_s: float = 2.0, batch_size: int = 64) -> dict[str, np.ndarray]:
-    """PSync of each window [start_s, end_s) (seconds on the media's timeline).
+def windows_psync(model: SyncClassifier, videos: Sequence[tuple[DecodedMedia, Sequence[tuple[float, float]]]],
+                  shift_s: float = 0.2, max_offset_s: float = 2.0, batch_size: int = 64) -> list[dict[str, np.ndarray]]:
+    """PSync of each window [start_s, end_s) of each (media, windows) video, clips batched across videos.
 
     The audio is the 2 s centred in the window; candidates are the video clips starting at the
     same time ± k·shift_s for |k·shift_s| ≤ max_offset_s (21 candidates 0.2 s apart by default,
-    as in training), keeping those inside the media. Clips are encoded once per video and
-    shared by overlapping windows. Returns per window `psync`, `sync_score` (φ of the
-    synchronized pair) and `sync_offset_s` (video shift of the best-scoring candidate).
+    as in training), keeping those inside the media. Each video's clips are encoded once and
+    shared by its overlapping windows; encoder batches of `batch_size` clips span videos.
+    Returns per video, per window, `psync`, `sync_score` (φ of the synchronized pair) and
+    `sync_offset_s` (video shift of the best-scoring candidate); NaN for windows too short.
     """
     cfg = model.config
-    n = len(windows)
-    out = {"psync": np.full(n, np.nan), "sync_score": np.full(n, np.nan), "sync_offset_s": np.full(n, np.nan)}
-    k_max = int(np.floor(max_offset_s / shift_s + 1e-9))
-    offsets = np.arange(-k_max, k_max + 1) * shift_s
-    limit = media.duration_s - cfg.clip_s + 1e-6
-    audio_starts, candidates = [], []
-    for start, end in windows:
-        a_start = (start + end) / 2 - cfg.clip_s / 2
-        keep = [(o, round(a_start + o, 4)) for o in offsets if -1e-6 <= a_start + o <= limit]
-        audio_starts.append(a_start)
-        candidates.append(keep)
-    valid = [i for i in range(n) if -1e-6 <= audio_starts[i] <= limit and candidates[i]]
-    if not valid:
-        return out
-    video_starts = sorted({s for i in valid for _, s in candidates[i]})
-    position = {s: j for j, s in enumerate(video_starts)}
-    device = model.device
-    audio_emb = torch.cat([
-        model.encode_audio(clip_fbanks(media.audio, [audio_starts[i] for i in valid[b : b + batch_size]], cfg).to(device))
-        for b in range(0, len(valid), batch_size)
-    ])
-    video_emb = torch.cat([
-        model.encode_video(clip_videos(media.frames, media.fps, video_starts[b : b + batch_size], cfg).to(device))
-        for b in range(0, len(video_starts), batch_size)
-    ])
-    for row, i in enumerate(valid):
-        index = [position[s] for _, s in candidates[i]]
-        scores = model.head.all_pairs(audio_emb[row : row + 1], video_emb[index])[0].float().cpu().numpy()
-        synced = int(np.argmin([abs(o) for o, _ in candidates[i]]))
-        out["psync"][i] = psync(scores, synced)
-        out["sync_score"][i] = scores[synced]
-        out["sync_offset_s"][i] = candidates[i][int(np.argmax(scores))][0]
-    return out
+    plans = [_plan_windows(media, windows, cfg.clip_s, shift_s, max_offset_s) for media, windows in videos]
+    audio_emb = _encode_across_videos(model.encode_audio, lambda v, s: clip_fbanks(videos[v][0].audio, s, cfg),
+                                      [p.audio_starts for p in plans], batch_size, model.device)
+    video_emb = _encode_across_videos(
+        model.encode_video, lambda v, s: clip_videos(videos[v][0].frames, videos[v][0].fps, s, cfg),
+        [p.video_starts for p in plans], batch_size, model.device)
+    results = []
+    for (_, windows), plan, audio, video in zip(videos, plans, audio_emb, video_emb):
+        n = len(windows)
+        out = {"psync": np.full(n, np.nan), "sync_score": np.full(n, np.nan), "sync_offset_s": np.full(n, np.nan)}
+        position = {s: j for j, s in enumerate(plan.video_starts)}
+        for row, (i, keep) in enumerate(zip(plan.valid, plan.candidates)):
+            index = [position[s] for _, s in keep]
+            scores = model.head.all_pairs(audio[row : row + 1], video[index])[0].float().cpu().numpy()
+            synced = int(np.argmin([abs(o) for o, _ in keep]))
+            out["psync"][i] = psync(scores, synced)
+            out["sync_score"][i] = scores[synced]
+            out["sync_offset_s"][i] = keep[int(np.argmax(scores))][0]
+        results.append(out)
+    return results
+
+
+def window_psync(model: SyncClassifier, media: DecodedMedia, windows: Sequence[tuple[float, float]],
+                 shift_s: float = 0.2, max_offset_s: float = 2.0, batch_size: int = 64) -> dict[str, np.ndarray]:
+    """`windows_psync` of one video."""
+    return windows_psync(model, [(media, windows)], shift_s, max_offset_s, batch_size)[0]
 
 
 # ---- RelSync / AlignSync over files --------------------------------------------------------

@@ -6,7 +6,7 @@ import pytest
 from curation.config import CurationConfig, MediaConfig
 from curation.metrics import get_metric
 from curation.metrics.neural_scoring import ModelWeightsMissing, preflight
-from curation.metrics.psync import load_sync_model
+from curation.metrics.psync import load_model
 from curation.pipeline import analyze_videos
 from curation.sources import SourceItem
 from curation.sources.synthetic import random_scenes, render_clip, write_mp4
@@ -54,5 +54,61 @@ def test_a_missing_checkpoint_stops_the_run_before_any_video(tmp_path, media_dir
         analyze_videos([(item, item.path)], CurationConfig(metrics=["psync"], metric_options=options))
 
 
-def test_the_model_is_loaded_once_per_process(micro_checkpoint):
-    assert load_sync_model(str(micro_checkpoint)) is load_sync_model(str(micro_checkpoint))
+def test_the_model_is_loaded_once_per_process_in_the_shared_cache(micro_checkpoint):
+    from curation.metrics import neural_scoring
+
+    loaded = load_model(str(micro_checkpoint), device="auto")
+    assert load_model(str(micro_checkpoint), device="cpu") is loaded  # auto → cpu here: the same entry
+    assert [key for key in neural_scoring._MODELS if key[0] == "psync"] == [("psync", str(micro_checkpoint.resolve()), "cpu")]
+
+
+def test_batches_span_videos_and_give_the_per_video_scores(micro_checkpoint, metal, rotated, monkeypatch):
+    """Two videos scored in one call: the encoders see batches mixing both videos' clips, and
+    every window's PSync equals the one-video-at-a-time value."""
+    from sync_classifier.sync_metrics import window_psync
+
+    model = load_model(str(micro_checkpoint)).model
+    alone = [window_psync(model, v.media, [(w.start_s, w.end_s) for w in v.windows]) for v in (metal, rotated)]
+    calls = []
+    encode_audio = type(model).encode_audio
+    monkeypatch.setattr(type(model), "encode_audio", lambda self, x: calls.append(len(x)) or encode_audio(self, x))
+    together = get_metric("psync").fn([metal, rotated], checkpoint=str(micro_checkpoint), batch_size=8)
+    n_audio = sum(np.isfinite(a["psync"]).sum() for a in alone)
+    assert sum(calls) == n_audio and calls[:-1] == [8] * (len(calls) - 1)
+    assert len(metal.windows) % 8 != 0  # so one batch holds clips of both videos
+    for one, both in zip(alone, together):
+        for column in ("psync", "sync_score", "sync_offset_s"):
+            np.testing.assert_allclose(both[column], one[column], rtol=1e-5, atol=1e-6)
+
+
+def test_scoring_holds_the_device_guard_while_the_model_runs(micro_checkpoint, metal):
+    """Inside `device_guard` (the flow lends its `gpu` slot this way) every model forward runs
+    while the guard is held, and the guard is released afterwards."""
+    import contextlib
+
+    from curation.metrics.neural_scoring import device_guard
+
+    state = {"held": False, "forwards_held": 0, "forwards_free": 0}
+
+    @contextlib.contextmanager
+    def slot():
+        state["held"] = True
+        try:
+            yield
+        finally:
+            state["held"] = False
+
+    model = load_model(str(micro_checkpoint)).model
+    encode_video = type(model).encode_video
+
+    def counting(self, x):
+        state["forwards_held" if state["held"] else "forwards_free"] += 1
+        return encode_video(self, x)
+
+    type(model).encode_video = counting
+    try:
+        with device_guard(slot):
+            get_metric("psync").fn([metal], checkpoint=str(micro_checkpoint))
+    finally:
+        type(model).encode_video = encode_video
+    assert state["forwards_held"] > 0 and state["forwards_free"] == 0 and not state["held"]
