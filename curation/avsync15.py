@@ -236,8 +236,13 @@ def release_lists(release_dir: str | Path) -> dict[str, Path]:
 
 def release_manifest(release_dir: str | Path, classes_file: str | Path = CLASSES_FILE) -> tuple[pd.DataFrame, RouteReport]:
     """Rows of the authors' release folder (module doc). The whole file is the clip: start_s = 0,
-    end_s = its probed duration. A file name that is an asva.csv `vid` fills the VGGSound provenance."""
+    end_s = its probed duration. A file name that is an asva.csv `vid` fills the VGGSound provenance.
+    A Landscapes or TheGreatestHits folder is read by `curation.sources.local.release_folder_manifest`."""
     release_dir = Path(release_dir)
+    from curation.sources.local import release_folder_manifest, release_layout
+
+    if release_layout(release_dir) in ("landscapes", "greatesthits"):  # the authors' other two datasets
+        return release_folder_manifest(release_dir)
     videos_dir = release_dir / "videos"
     lists = release_lists(release_dir)
     mapping = class_mapping(classes_file)
