@@ -47,7 +47,8 @@ def animate_held_out(pipeline_dir: str, manifest: str, split: str | None, out: s
     rows = (read_manifest(manifest, split) if split else []) or read_manifest(manifest)
     from model.config import DataConfig
 
-    data = DataConfig(num_frames=pipeline.num_frames, fps=pipeline.fps, resolution=pipeline.resolution[0], hflip=False)
+    height, width = pipeline.resolution
+    data = DataConfig(num_frames=pipeline.num_frames, fps=pipeline.fps, height=height, width=width, hflip=False)
     clip = validation_windows(rows[:1], data, 1)
     image = ((clip["frames"][0, :, 0].permute(1, 2, 0).numpy() + 1) * 127.5).round().clip(0, 255).astype("uint8")
     video = pipeline(image, clip["audio"][0].numpy(), clip["prompt"][0], num_inference_steps=steps)

@@ -1,11 +1,14 @@
 """Animate an image with a sound; `python -m model.animate`.
 
     python -m model.animate --model data/runs/avsyncd-demo/final --image lion.png --audio roar.wav \
-        --prompt "lions roaring" --out lion.mp4 [--guidance 4] [--steps 50] [--seed 0] [--static]
+        --prompt "lions roaring" --out lion.mp4 [--guidance 4] [--steps 50] [--seed 0] [--static] \
+        [--height H --width W]
 
 Writes an H.264 mp4 with the (2 s, centre-cut) audio muxed in as AAC. `--model` is a folder
 written by `model.train` (its `final/`) or `AVSyncDPipeline.save_pretrained`; `--static` writes the
-Static baseline (the image repeated) instead.
+Static baseline (the image repeated) instead. The frames are height × width as the model folder
+records (its model_index.json `resolution`, e.g. 128 × 256 for TheGreatestHits) unless
+`--height/--width` say otherwise.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from curation.media import read_audio
 
 def animate(model: str | Path | None, image: str | Path, audio: str | Path, out: str | Path, prompt: str = "",
             guidance_scale: float = 4.0, steps: int = 50, seed: int = 0, static: bool = False,
-            device: str = "cpu") -> dict:
+            device: str = "cpu", height: int | None = None, width: int | None = None) -> dict:
     """Generate and write the mp4; returns a small summary (path, frames, seconds)."""
     from model.pipeline import AVSyncDPipeline, StaticAnimator
 
@@ -37,7 +40,8 @@ def animate(model: str | Path | None, image: str | Path, audio: str | Path, out:
     if not Path(image).is_file():
         raise FileNotFoundError(f"image not found: {image}")
     wave = read_audio(audio, pipeline.sample_rate)
-    result = pipeline(image, wave, prompt=prompt, guidance_scale=guidance_scale, num_inference_steps=steps, seed=seed)
+    result = pipeline(image, wave, prompt=prompt, guidance_scale=guidance_scale, num_inference_steps=steps, seed=seed,
+                      height=height, width=width)
     path = result.write_mp4(out)
     return {"mp4": str(path), "frames": len(result.frames), "size": list(result.frames.shape[1:3]),
             "fps": result.fps, "seconds": result.duration_s}
@@ -54,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--steps", type=int, default=50, help="PNDM steps (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--static", action="store_true", help="the Static baseline: repeat the image")
+    parser.add_argument("--height", type=int, help="frame height (default: the model's; 256 for --static alone)")
+    parser.add_argument("--width", type=int, help="frame width (default: the model's; 256 for --static alone)")
     parser.add_argument("--device", default="cpu")
     return parser
 
@@ -68,6 +74,10 @@ def argument_error(args: argparse.Namespace) -> str | None:
 
     if args.steps < 1:
         return f"--steps must be at least 1 (got {args.steps})"
+    for name in ("height", "width"):
+        value = getattr(args, name)
+        if value is not None and (value < 8 or value % 8):
+            return f"--{name} must be a positive multiple of 8 (got {value})"
     if not math.isfinite(args.guidance):
         return f"--guidance must be a finite number (got {args.guidance})"
     out = Path(args.out)
@@ -91,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     if problem := argument_error(args):
         parser.error(problem)  # one line, exit code 2
     summary = animate(args.model, args.image, args.audio, args.out, args.prompt, args.guidance, args.steps, args.seed,
-                      args.static, args.device)
+                      args.static, args.device, args.height, args.width)
     print(json.dumps(summary))
     return 0
 

@@ -40,14 +40,17 @@ class ModelConfig(StrictConfig):
 
 
 class DataConfig(StrictConfig):
-    """Training windows: 12 frames at 6 fps (2 s), square crops, 16 kHz mono audio."""
+    """Training windows: 12 frames at 6 fps (2 s), centre crops of height × width (square by
+    default), 16 kHz mono audio."""
 
     manifest: str | None = Field(None, description="Parquet clip manifest (path, label, start_s, end_s[, split])")
     split: str | None = Field("train", description="manifest rows with this split (if the column exists)")
     val_split: str | None = Field("test", description="held-out rows for the validation loss (if present)")
     num_frames: int = Field(12, ge=2)
     fps: float = Field(6.0, gt=0)
-    resolution: int = Field(256, ge=16, description="square side, pixels (a multiple of the VAE factor)")
+    resolution: int = Field(256, ge=16, description="square side, pixels, for whichever of height / width is unset")
+    height: int | None = Field(None, ge=16, description="frame height, pixels (default: resolution); TheGreatestHits: 128")
+    width: int | None = Field(None, ge=16, description="frame width, pixels (default: resolution); TheGreatestHits: 256")
     sample_rate: int = 16000
     hflip: bool = Field(True, description="random horizontal flip, the same for the whole clip")
     num_workers: int = Field(0, ge=0)
@@ -55,6 +58,11 @@ class DataConfig(StrictConfig):
     @property
     def clip_s(self) -> float:
         return self.num_frames / self.fps
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(height, width) of the training frames: `height` / `width`, each defaulting to `resolution`."""
+        return (self.height or self.resolution, self.width or self.resolution)
 
 
 class TrainConfig(StrictConfig):

@@ -1,8 +1,8 @@
 """Training windows for AVSyncD from a curation clip manifest (docs/manifests.md).
 
-Each example is a 2 s window inside a manifest row — 12 frames at 6 fps, square, and the matching
-16 kHz mono audio — decoded with `curation.media.decode` (the project's one media path) and its
-class prompt (the label with spaces, e.g. `dog_barking` → "dog barking").
+Each example is a 2 s window inside a manifest row — 12 frames at 6 fps, height × width (square by
+default; TheGreatestHits is 128 × 256), and the matching 16 kHz mono audio — decoded with
+`curation.media.decode` (the project's one media path) and its class prompt (the label with spaces, e.g. `dog_barking` → "dog barking").
 
 Which row and which start every example uses is a pure function of (seed, global example index):
 epochs are seeded permutations of the rows and the start is uniform in [start_s, end_s − 2 s]. So a
@@ -12,6 +12,7 @@ resumed run, or any process of a multi-GPU run, draws exactly its share without 
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -22,7 +23,7 @@ from torch.utils.data import Dataset, Sampler
 
 from curation.config import MediaConfig
 from curation.manifest import ClipRow, read_clip_rows
-from curation.media import DecodedMedia, MediaError, decode
+from curation.media import MediaError, decode, probe
 from model.config import DataConfig
 
 log = logging.getLogger(__name__)
@@ -39,33 +40,49 @@ def read_manifest(path: str | Path, split: str | None = None, min_duration_s: fl
     return read_clip_rows(path, split, min_duration_s, need_label=True)
 
 
-def media_config(data: DataConfig) -> MediaConfig:
-    return MediaConfig(fps=data.fps, short_side=data.resolution, sample_rate=data.sample_rate)
+def read_window(path: str | Path, start_s: float, num_frames: int, fps: float, size: tuple[int, int],
+                sample_rate: int = 16000, limits: MediaConfig | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """One clip through the project's decoder (`curation.media`): (num_frames, H, W, 3) uint8
+    frames and (num_frames / fps · sample_rate,) float32 mono audio, `size` = (H, W).
 
-
-def window_tensors(media: DecodedMedia, data: DataConfig, flip: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """A decoded 2 s window → frames (3, F, S, S) in [−1, 1] and audio (S_audio,) float32.
-
-    Frames are centre-cropped to a square (the decode already scaled the short side); a short
-    window repeats its last frame, as the authors' loader does; audio is padded/cut to 2 s."""
-    frames = media.frames[: data.num_frames]
-    if len(frames) < data.num_frames:
-        frames = np.concatenate([frames, np.repeat(frames[-1:], data.num_frames - len(frames), axis=0)])
+    The frames are resized so they cover H × W (the side that fits decides the scale, aspect ratio
+    kept) and centre-cropped; a short clip repeats its last frame, as the authors' loader does;
+    the audio is zero-padded / cut to the clip. `limits` (MediaConfig) sets the probe limits and
+    whether audio is required (default: the curation defaults). Raises MediaError for a file that
+    cannot be read, ValueError for one too small to crop."""
+    height, width = size
+    limits = limits or MediaConfig()
+    info = probe(path, limits)
+    scale = max(height / info.height, width / info.width)
+    short_side = max(16, math.ceil(min(info.height, info.width) * scale))
+    duration = num_frames / fps
+    config = limits.model_copy(update={"fps": fps, "short_side": short_side, "sample_rate": sample_rate})
+    media = decode(path, config, start_s=start_s, end_s=start_s + duration, info=info)
+    frames = media.frames[:num_frames]
+    if len(frames) < num_frames:
+        frames = np.concatenate([frames, np.repeat(frames[-1:], num_frames - len(frames), axis=0)])
     h, w = frames.shape[1:3]
-    s = data.resolution
-    top, left = (h - s) // 2, (w - s) // 2
-    frames = frames[:, top : top + s, left : left + s]
+    top, left = (h - height) // 2, (w - width) // 2
+    frames = np.ascontiguousarray(frames[:, top : top + height, left : left + width])
+    if frames.shape[1:3] != (height, width):
+        raise ValueError(f"{path}: frames of {h}×{w} cannot be cropped to {height}×{width}")
+    samples = round(duration * sample_rate)
+    audio = np.zeros(samples, np.float32)
+    audio[: min(samples, len(media.audio))] = media.audio[:samples]
+    return frames, audio
+
+
+def window_tensors(frames: np.ndarray, audio: np.ndarray, flip: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """`read_window`'s (F, H, W, 3) uint8 frames and audio → frames (3, F, H, W) in [−1, 1]
+    (mirrored left-right when `flip`) and audio (S_audio,) float32."""
     if flip:
         frames = frames[:, :, ::-1]
     video = torch.from_numpy(np.ascontiguousarray(frames)).permute(3, 0, 1, 2).float().div(127.5).sub(1)
-    samples = round(data.clip_s * data.sample_rate)
-    audio = np.zeros(samples, np.float32)
-    audio[: min(samples, len(media.audio))] = media.audio[:samples]
-    return video, torch.from_numpy(audio)
+    return video, torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))
 
 
 class TrainingWindows(Dataset):
-    """Index = global example number → {"frames": (3, F, S, S), "audio": (S_audio,), "prompt": str}.
+    """Index = global example number → {"frames": (3, F, H, W), "audio": (S_audio,), "prompt": str}.
 
     A file that fails to decode is replaced by the next row (as the authors' loader does) and
     counted in `failures`.
@@ -76,7 +93,7 @@ class TrainingWindows(Dataset):
         self.rows = [r for r in rows if r.duration_s + 1e-6 >= data.clip_s]
         if not self.rows:
             raise ValueError(f"no manifest row is at least {data.clip_s:.2f} s long")
-        self.media = media_config(data)
+        self.limits = MediaConfig()  # curation's limits; audio required
         self.failures = 0
 
     def __len__(self) -> int:
@@ -98,12 +115,13 @@ class TrainingWindows(Dataset):
         for attempt in range(min(10, len(self.rows))):
             row, start, flip = self.row_and_start(index + attempt * 7919)
             try:
-                media = decode(row.path, self.media, start_s=start, end_s=start + self.data.clip_s)
+                frames, audio = read_window(row.path, start, self.data.num_frames, self.data.fps, self.data.size,
+                                            self.data.sample_rate, self.limits)
             except MediaError as exc:
                 self.failures += 1
                 log.warning("skipping %s [%.2f s]: %s", row.path, start, exc)
                 continue
-            frames, audio = window_tensors(media, self.data, flip)
+            frames, audio = window_tensors(frames, audio, flip)
             return {"frames": frames, "audio": audio, "prompt": prompt_for(row.label)}
         raise RuntimeError(f"10 manifest rows in a row failed to decode (from example {index})")
 
@@ -130,7 +148,7 @@ class StepBatches(Sampler[list[int]]):
 
 
 def collate_windows(batch: Sequence[dict]) -> dict:
-    """frames (B, 3, F, S, S), audio (B, S_audio), prompt list[str]."""
+    """frames (B, 3, F, H, W), audio (B, S_audio), prompt list[str]."""
     return {"frames": torch.stack([b["frames"] for b in batch]), "audio": torch.stack([b["audio"] for b in batch]),
             "prompt": [b["prompt"] for b in batch]}
 

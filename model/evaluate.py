@@ -32,7 +32,6 @@ import argparse
 import hashlib
 import json
 import logging
-import math
 import os
 import sys
 import time
@@ -47,7 +46,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from curation.config import MediaConfig
 from curation.manifest import read_clips, write_json_atomic, write_parquet_atomic
-from curation.media import decode, probe
 
 log = logging.getLogger(__name__)
 
@@ -131,28 +129,14 @@ def evaluation_clips(manifest: str | Path, split: str, clips_per_video: int, cli
 
 def read_clip(path: str | Path, start_s: float, num_frames: int, fps: float, size: tuple[int, int],
               sample_rate: int = 16000) -> tuple[np.ndarray, np.ndarray]:
-    """One clip through the project's decoder: (num_frames, H, W, 3) uint8 frames (short side
-    resized, centre-cropped to `size` = (H, W); a short clip repeats its last frame, as the authors)
-    and (num_frames / fps · sample_rate,) float32 mono audio."""
-    height, width = size
-    info = probe(path, MediaConfig(require_audio=False, max_duration_s=1e6))
-    scale = max(height / info.height, width / info.width)
-    short_side = max(16, math.ceil(min(info.height, info.width) * scale))
-    duration = num_frames / fps
-    media = decode(path, MediaConfig(fps=fps, short_side=short_side, sample_rate=sample_rate, require_audio=False,
-                                     max_duration_s=1e6), start_s=start_s, end_s=start_s + duration, info=info)
-    frames = media.frames[:num_frames]
-    if len(frames) < num_frames:
-        frames = np.concatenate([frames, np.repeat(frames[-1:], num_frames - len(frames), axis=0)])
-    h, w = frames.shape[1:3]
-    top, left = (h - height) // 2, (w - width) // 2
-    frames = np.ascontiguousarray(frames[:, top : top + height, left : left + width])
-    if frames.shape[1:3] != (height, width):
-        raise ValueError(f"{path}: frames of {h}×{w} cannot be cropped to {height}×{width}")
-    samples = round(duration * sample_rate)
-    audio = np.zeros(samples, np.float32)
-    audio[: min(samples, len(media.audio))] = media.audio[:samples]
-    return frames, audio
+    """One clip through the project's decoder: (num_frames, H, W, 3) uint8 frames (resized to
+    cover `size` = (H, W), centre-cropped; a short clip repeats its last frame, as the authors)
+    and (num_frames / fps · sample_rate,) float32 mono audio — the training windows' reader
+    (`model.data.read_window`), with audio optional and no length limit."""
+    from model.data import read_window
+
+    return read_window(path, start_s, num_frames, fps, size, sample_rate,
+                       MediaConfig(require_audio=False, max_duration_s=1e6))
 
 
 # ---- models -----------------------------------------------------------------------------------

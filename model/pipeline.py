@@ -24,8 +24,9 @@ import torch
 from diffusers import AutoencoderKL, PNDMScheduler
 from PIL import Image
 
-from model.audio_conditioning import AudioTokenEncoder, centre_clip
-from model.stable_diffusion import decode_latents, encode_frames, encode_prompts, load_stable_diffusion
+from model.audio_conditioning import AudioTokenEncoder
+from model.encoders.imagebind_audio import centre_clip
+from model.stable_diffusion import decode_latents, encode_frames, encode_prompts, load_stable_diffusion, vae_scale_factor
 from model.unet import AVSyncUNet
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,9 @@ def _as_waveform(audio: np.ndarray | torch.Tensor, samples: int) -> np.ndarray:
 
 
 class AVSyncDPipeline:
-    """image + audio + class prompt → Animation (12 frames at 6 fps by default)."""
+    """image + audio + class prompt → Animation (12 frames at 6 fps by default); `resolution` =
+    (height, width) of the frames it generates (recorded in model_index.json; 128 × 256 for
+    TheGreatestHits)."""
 
     def __init__(self, vae: AutoencoderKL, text_encoder: torch.nn.Module, tokenizer, unet: AVSyncUNet,
                  scheduler: PNDMScheduler, audio_encoder: AudioTokenEncoder | None = None, num_frames: int = 12,
@@ -201,11 +204,13 @@ class AVSyncDPipeline:
     @torch.no_grad()
     def __call__(self, image: Image.Image | np.ndarray | str | Path, audio: np.ndarray | torch.Tensor | None,
                  prompt: str = "", guidance_scale: float = 4.0, num_inference_steps: int = 50, seed: int = 0,
-                 audio_sample_rate: int | None = None, progress: bool = False) -> Animation:
+                 audio_sample_rate: int | None = None, progress: bool = False, height: int | None = None,
+                 width: int | None = None) -> Animation:
         """Animate `image` with `audio`.
 
-        image:  PIL image, (H, W, 3) uint8 array or a file path; resized + centre-cropped to the
-                pipeline's resolution
+        image:  PIL image, (H, W, 3) uint8 array or a file path; resized + centre-cropped to
+                height × width (default: the pipeline's `resolution`, the size it was trained at;
+                each a multiple of the VAE's factor, 8 for SD)
         audio:  (S,) mono waveform at the encoder's rate (16 kHz); longer than the clip → centre
                 cut, shorter → zero padded; None for I2VD
         prompt: the class prompt, e.g. "lions roaring"
@@ -215,7 +220,10 @@ class AVSyncDPipeline:
         """
         if audio_sample_rate is not None and audio_sample_rate != self.sample_rate:
             raise ValueError(f"audio must be at {self.sample_rate} Hz, got {audio_sample_rate}")
-        height, width = self.resolution
+        height, width = height or self.resolution[0], width or self.resolution[1]
+        factor = vae_scale_factor(self.vae)
+        if height % factor or width % factor:
+            raise ValueError(f"height and width must be multiples of {factor} (the VAE's factor), got {height}×{width}")
         f, device = self.num_frames, self.device
         samples = round(f / self.fps * self.sample_rate)
         wave = _as_waveform(audio, samples) if audio is not None else np.zeros(samples, np.float32)
@@ -258,7 +266,8 @@ class AVSyncDPipeline:
 
 
 class StaticAnimator:
-    """The Static baseline (paper Table 1): the input image repeated for every frame."""
+    """The Static baseline (paper Table 1): the input image repeated for every frame;
+    `resolution` = (height, width)."""
 
     def __init__(self, num_frames: int = 12, fps: float = 6.0, resolution: tuple[int, int] = (256, 256),
                  sample_rate: int = 16000):
@@ -266,8 +275,10 @@ class StaticAnimator:
 
     def __call__(self, image: Image.Image | np.ndarray | str | Path, audio: np.ndarray | torch.Tensor | None,
                  prompt: str = "", guidance_scale: float = 4.0, num_inference_steps: int = 50, seed: int = 0,
-                 audio_sample_rate: int | None = None, progress: bool = False) -> Animation:
+                 audio_sample_rate: int | None = None, progress: bool = False, height: int | None = None,
+                 width: int | None = None) -> Animation:
+        """The image resized + centre-cropped to height × width (default: `resolution`), repeated."""
         samples = round(self.num_frames / self.fps * self.sample_rate)
         wave = _as_waveform(audio, samples) if audio is not None else np.zeros(samples, np.float32)
-        pixels = prepare_image(image, *self.resolution)
+        pixels = prepare_image(image, height or self.resolution[0], width or self.resolution[1])
         return Animation(np.repeat(pixels[None], self.num_frames, axis=0), wave, self.fps, self.sample_rate)

@@ -1,8 +1,9 @@
 """Train AVSyncD's temporal and audio layers with accelerate; `python -m model.train`.
 
-Reads a curation clip manifest (train split), samples 2 s windows (12 frames at 6 fps, square,
-16 kHz audio) through `curation.media.decode`, and trains the new layers of the inflated UNet on
-the first-frame-conditioned denoising loss with 20 % null-audio dropout (`objective.py`). AdamW,
+Reads a curation clip manifest (train split), samples 2 s windows (12 frames at 6 fps, height ×
+width — `--height/--width`, square `data.resolution` by default — and 16 kHz audio) through
+`curation.media.decode`, and trains the new layers of the inflated UNet on the
+first-frame-conditioned denoising loss with 20 % null-audio dropout (`objective.py`). AdamW,
 constant lr, gradient clipping, mixed precision and gradient accumulation through accelerate;
 runs unchanged under `accelerate launch` (each process draws its own examples).
 
@@ -121,7 +122,7 @@ def _check_resume_config(out_dir: Path, config: AVSyncDConfig, resuming: bool) -
     saved = out_dir / "config.yaml"
     if resuming and saved.is_file():
         before = AVSyncDConfig.model_validate(yaml.safe_load(saved.read_text()))
-        if before.model != config.model or before.data.resolution != config.data.resolution:
+        if before.model != config.model or before.data.size != config.data.size:
             raise ValueError(f"{out_dir} was trained with a different model config; resume needs the same one")
 
 
@@ -304,7 +305,7 @@ def train(config: AVSyncDConfig, out_dir: str | Path, resume: bool = True,
     if accelerator.is_main_process:
         pipeline = AVSyncDPipeline(parts.vae, parts.text_encoder, parts.tokenizer, accelerator.unwrap_model(unet),
                                    _inference_scheduler(parts.scheduler_config), audio_encoder, dc.num_frames, dc.fps,
-                                   (dc.resolution, dc.resolution), imagebind_reference(mc))
+                                   dc.size, imagebind_reference(mc))
         pipeline.save_pretrained(final)
         (final / "metrics.json").write_text(json.dumps({"steps": step, "history": history[-5:],
                                                         "validation": validation}, indent=2) + "\n")
@@ -337,6 +338,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-minutes", type=float)
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--lr", type=float)
+    parser.add_argument("--height", type=int, help="frame height, pixels (default: data.resolution)")
+    parser.add_argument("--width", type=int, help="frame width, pixels (default: data.resolution)")
     parser.add_argument("--threads", type=int, help="torch CPU threads")
     parser.add_argument("--i2vd", action="store_true", help="the image-to-video variant (no audio)")
     parser.add_argument("--no-resume", action="store_true", help="fail if --out already has checkpoints")
@@ -350,6 +353,7 @@ def config_from_args(args: argparse.Namespace) -> AVSyncDConfig:
     flags = {"data.manifest": args.manifest, "model.pretrained": args.pretrained, "data.split": args.split,
              "train.max_steps": args.max_steps, "train.max_minutes": args.max_minutes,
              "train.batch_size": args.batch_size, "train.lr": args.lr, "train.num_threads": args.threads,
+             "data.height": args.height, "data.width": args.width,
              "model.audio_attention": False if args.i2vd else None}
     return load_config(args.preset, args.config, args.set, flags)
 

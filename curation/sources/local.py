@@ -198,6 +198,7 @@ def release_folder_manifest(root: str | Path) -> tuple["pd.DataFrame", "RouteRep
     if not rows:
         raise ValueError(f"{root}: its lists name no file")
     frame = pd.DataFrame(rows)
+    frame = frame.reindex(columns=[*frame.columns, *(c for c in ("reason", "detail") if c not in frame.columns)])
     notes = [f"{release_layout(root)} layout"]
     if len(seen) < len(scanned):
         notes.append(f"{len(scanned) - len(seen)} file(s) listed twice, first listing kept")
