@@ -58,6 +58,12 @@ class DataConfig(StrictConfig):
     synthetic: bool = Field(False, description="draw examples from the synthetic audio-visual generator")
     synthetic_seed: int = Field(0, description="seed of the synthetic training stream (held-out sets use others)")
     num_workers: int = Field(0, ge=0, description="DataLoader worker processes")
+    cache_mb: float = Field(1024.0, ge=0, description="per process: decoded manifest rows (uint8 frames, audio, its "
+                            "log-mel) kept in memory up to this size, so each row is decoded and analysed once and "
+                            "later examples only cut clips from it (0: decode the needed span per example)")
+    synthetic_pool: int = Field(0, ge=0, description="render this many synthetic videos once and cut every example "
+                                "from them (0: render a fresh video per example)")
+    synthetic_pool_s: float = Field(12.0, gt=0, description="length of each pooled synthetic video, seconds")
 
 
 class TrainConfig(StrictConfig):

@@ -8,12 +8,18 @@ path) or rendered in memory by the synthetic generator (`sync_classifier.synthet
 Sampling (authors' data code): training uses "random-compact" starts, s0 ~ U[lo, hi − 2 −
 (K−1)·0.2] then s0 + 0.2·j; evaluation uses "center-compact" starts (31 clips 0.04 s apart,
 centred in the clip).
+
+Speed (issue 12): a training step should cost the model, not the data. A video is decoded (or
+rendered) and its whole log-mel computed once (`PreparedMedia`), kept in memory (`data.cache_mb`,
+`data.synthetic_pool`), and each example only cuts its K clips from it: slices of the log-mel and
+a gather of frames. Cached clip starts are rounded to the 10 ms log-mel hop.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +30,7 @@ from curation.config import MediaConfig
 from curation.manifest import ClipRow, read_clip_rows
 from curation.media import DecodedMedia, MediaError, decode
 from sync_classifier.config import DataConfig, ModelConfig
-from sync_classifier.preprocessing import clip_fbanks, clip_videos, required_span_s
+from sync_classifier.preprocessing import clip_fbanks, clip_videos, fbank_clips, required_span_s, waveform_fbank
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +71,33 @@ def media_clips(media: DecodedMedia, starts_s: Sequence[float], model: ModelConf
     return fbank, video
 
 
+@dataclass(frozen=True)
+class PreparedMedia:
+    """A decoded video ready for cutting clips: the media (frames at the model's crop size) and the
+    raw log-mel of its whole audio, (T, mel) at a 10 ms hop (`preprocessing.waveform_fbank`)."""
+
+    media: DecodedMedia
+    fbank: torch.Tensor
+
+    @property
+    def nbytes(self) -> int:
+        return self.media.frames.nbytes + self.media.audio.nbytes + self.fbank.numel() * self.fbank.element_size()
+
+
+def prepare_media(media: DecodedMedia, model: ModelConfig) -> PreparedMedia:
+    return PreparedMedia(media, waveform_fbank(media.audio, model))
+
+
+def prepared_clips(prepared: PreparedMedia, starts_s: Sequence[float], model: ModelConfig,
+                   flip: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """`media_clips` from a prepared video: starts (seconds from its first frame) rounded to the
+    10 ms hop → log-mels (K, 1, 128, 204) and videos (K, 3, F, S, S)."""
+    hops = [round(s * 100) for s in starts_s]
+    fbank = fbank_clips(prepared.fbank, hops, model)
+    media = prepared.media
+    return fbank, clip_videos(media.frames, media.fps, [h / 100 for h in hops], model, flip=flip)
+
+
 def read_clip_manifest(path: str | Path, min_duration_s: float = 0.0, split: str | None = None) -> list[ClipRow]:
     """Rows (path, start_s, end_s[, video_id, split]) of a Parquet manifest, e.g. curation's
     `clips.parquet` / `avsync_ac.parquet`; rows shorter than `min_duration_s` are dropped.
@@ -76,8 +109,10 @@ class ManifestTrainingSet(Dataset):
     """Training examples from manifest rows: item (epoch, row) → K clips at random-compact starts
     (random per epoch and row, reproducible from the seed).
 
-    Only the span the K clips cover (6 s by default) is decoded. A file that fails to decode
-    is replaced by the next row (as the authors' loader does) and counted in `failures`.
+    Each row is decoded once and kept with its log-mel (`PreparedMedia`) while `data.cache_mb`
+    lasts; rows past the budget decode only the span their K clips cover (6 s by default). A file
+    that fails to decode is replaced by the next row (as the authors' loader does) and counted in
+    `failures`.
     """
 
     def __init__(self, rows: Sequence[ClipRow], model: ModelConfig, data: DataConfig, seed: int = 0):
@@ -88,6 +123,25 @@ class ManifestTrainingSet(Dataset):
             raise ValueError(f"no manifest row is at least {self.span_s:.1f} s long")
         self.media = media_config(model, data)
         self.failures = 0
+        self._cache: dict[int, PreparedMedia] = {}
+        self._cached_bytes = 0
+        self._cache_full = data.cache_mb <= 0
+
+    def _prepared(self, row_index: int) -> PreparedMedia | None:
+        """The whole row decoded and analysed, from the cache or now (None once the cache is full)."""
+        if (hit := self._cache.get(row_index)) is not None:
+            return hit
+        if self._cache_full:
+            return None
+        row = self.rows[row_index]
+        prepared = prepare_media(decode(row.path, self.media, start_s=row.start_s, end_s=row.end_s + _MARGIN_S),
+                                 self.model)
+        if self._cached_bytes + prepared.nbytes > self.data.cache_mb * 2**20:
+            self._cache_full = True  # keep what is cached; later rows take the per-example path
+            return None
+        self._cache[row_index] = prepared
+        self._cached_bytes += prepared.nbytes
+        return prepared
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -96,18 +150,24 @@ class ManifestTrainingSet(Dataset):
         epoch, index = key
         rng = np.random.default_rng([self.seed, epoch, index])
         for attempt in range(min(len(self.rows), 10)):
-            row = self.rows[(index + attempt) % len(self.rows)]
+            row_index = (index + attempt) % len(self.rows)
+            row = self.rows[row_index]
             first = random_compact_starts(rng, row.start_s, row.end_s, self.data.num_clips, self.data.shift_s,
                                           self.model.clip_s)[0]
+            starts = np.arange(self.data.num_clips) * self.data.shift_s
             try:
-                media = decode(row.path, self.media, start_s=first, end_s=first + self.span_s + _MARGIN_S)
+                prepared = self._prepared(row_index)
+                if prepared is None:
+                    media = decode(row.path, self.media, start_s=first, end_s=first + self.span_s + _MARGIN_S)
             except MediaError as exc:
                 self.failures += 1
                 log.warning("skipping %s [%.2f s]: %s", row.path, first, exc)
                 continue
-            starts = np.arange(self.data.num_clips) * self.data.shift_s
             flip = rng.random(self.data.num_clips) < 0.5 if self.data.hflip else None
-            fbank, video = media_clips(media, starts, self.model, flip)
+            if prepared is not None:
+                fbank, video = prepared_clips(prepared, first - row.start_s + starts, self.model, flip)
+            else:
+                fbank, video = media_clips(media, starts, self.model, flip)
             return {"audio": fbank, "video": video}
         raise RuntimeError(f"10 consecutive manifest rows failed to decode (from row {index})")
 
@@ -142,12 +202,27 @@ class SyntheticTrainingSet(IterableDataset):
     """An endless stream of synthetic training examples (K random-compact clips each).
 
     Examples are numbered; DataLoader workers take every n-th number, so runs are reproducible
-    for a given seed; `start_index` skips examples already used (resume).
+    for a given seed; `start_index` skips examples already used (resume). With
+    `data.synthetic_pool` = N, N videos of `data.synthetic_pool_s` seconds are rendered once (per
+    process) and each example is K random-compact clips of one of them.
     """
 
     def __init__(self, model: ModelConfig, data: DataConfig, seed: int = 0, start_index: int = 0, rank: int = 0):
         self.model, self.data, self.seed, self.start_index, self.rank = model, data, seed, start_index, rank
         self.span_s = required_span_s(data.num_clips, data.shift_s, model)
+        if data.synthetic_pool and data.synthetic_pool_s < self.span_s + _MARGIN_S:
+            raise ValueError(f"data.synthetic_pool_s={data.synthetic_pool_s} is shorter than one example "
+                             f"({self.span_s + _MARGIN_S:.1f} s)")
+        self._pool: list[PreparedMedia] = []
+
+    def _pooled(self, which: int) -> PreparedMedia:
+        from sync_classifier.synthetic import synthetic_media
+
+        while len(self._pool) <= which:  # rendered on first use, in order: reproducible
+            rng = np.random.default_rng([self.seed, self.rank, 1 << 40, len(self._pool)])
+            media = synthetic_media(rng, duration_s=self.data.synthetic_pool_s, model=self.model, data=self.data)
+            self._pool.append(prepare_media(media, self.model))
+        return self._pool[which]
 
     def example(self, index: int) -> dict[str, torch.Tensor]:
         from sync_classifier.synthetic import synthetic_media
@@ -155,6 +230,13 @@ class SyntheticTrainingSet(IterableDataset):
         # (seed, process rank, index): distinct streams per training process; held-out sets use
         # two-number seeds ([10000, i]), so they never coincide with training examples.
         rng = np.random.default_rng([self.seed, self.rank, index])
+        if self.data.synthetic_pool:
+            prepared = self._pooled(int(rng.integers(self.data.synthetic_pool)))
+            starts = random_compact_starts(rng, 0.0, prepared.media.duration_s - _MARGIN_S, self.data.num_clips,
+                                           self.data.shift_s, self.model.clip_s)
+            flip = rng.random(self.data.num_clips) < 0.5 if self.data.hflip else None
+            fbank, video = prepared_clips(prepared, starts, self.model, flip)
+            return {"audio": fbank, "video": video}
         media = synthetic_media(rng, duration_s=self.span_s + _MARGIN_S, model=self.model, data=self.data)
         starts = np.arange(self.data.num_clips) * self.data.shift_s
         flip = rng.random(self.data.num_clips) < 0.5 if self.data.hflip else None

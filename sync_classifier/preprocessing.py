@@ -92,10 +92,23 @@ def clip_fbanks(audio: np.ndarray, starts_s: Sequence[float], config: ModelConfi
     span_t = torch.from_numpy(span)
     offsets = [f - lo for f in first]
     if all(o % hop == 0 for o in offsets):
-        frames_per_clip = 1 + (clip_len - round(_FRAME_LENGTH_MS * sr / 1000)) // hop
-        fbank = _kaldi_fbank(span_t, config)  # (T_span, mel)
-        return torch.stack([_pad_normalise(fbank[o // hop : o // hop + frames_per_clip], config) for o in offsets])
+        return fbank_clips(waveform_fbank(span_t, config), [o // hop for o in offsets], config)
     return torch.stack([audio_to_fbank(span_t[o : o + clip_len], config) for o in offsets])
+
+
+def waveform_fbank(audio: np.ndarray | torch.Tensor, config: ModelConfig) -> torch.Tensor:
+    """(S,) mono at `config.sample_rate` → (T, mel) raw log-mel frames of the whole waveform (10 ms
+    hop, not padded or normalised): computed once per video, then cut into clips by `fbank_clips`."""
+    return _kaldi_fbank(torch.as_tensor(audio), config)
+
+
+def fbank_clips(fbank: torch.Tensor, first_frames: Sequence[int], config: ModelConfig) -> torch.Tensor:
+    """Clips of a raw (T, mel) log-mel (`waveform_fbank`) starting at the given frame indices (10 ms
+    hops) → (K, 1, 128, 204): what `clip_fbanks` gives for clips starting on the hop grid."""
+    sr = config.sample_rate
+    hop = round(_FRAME_SHIFT_MS * sr / 1000)
+    frames_per_clip = 1 + (round(config.clip_s * sr) - round(_FRAME_LENGTH_MS * sr / 1000)) // hop
+    return torch.stack([_pad_normalise(fbank[o : o + frames_per_clip], config) for o in first_frames])
 
 
 def square_frames(frames: np.ndarray, image_size: int) -> torch.Tensor:
