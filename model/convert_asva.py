@@ -13,6 +13,13 @@ encoder, tokenizer, scheduler) and `--imagebind`, DIR is a full pipeline folder 
 `python -m model.animate --model DIR` and `AVSyncDPipeline.from_pretrained(DIR)`; without
 `--pretrained`, DIR holds the converted UNet only (`AVSyncUNet.from_pretrained(DIR)`).
 
+Clip format: their UNet config does not say what size the model was trained at (its
+`sample_size` is SD's). The experiment's training config, `config.yaml` beside `ckpts/`
+(`train.dataset.img_size`, `video_fps`, `video_num_frame`), does: it is read when present, so
+TheGreatestHits converts to 128 × 256 (height × width). Without it, an experiment folder named
+`thegreatesthits…` gets 128 × 256 (the size their demo and test scripts use for it) and any other
+256 × 256; `--height/--width` override either.
+
 Weights are memory-mapped from the file and assigned into a model built on the meta device, so
 peak RAM is about one copy of the weights (BENCHMARKS.md, benchmarks/convert_asva_memory.py).
 """
@@ -32,6 +39,8 @@ from model.unet import AVSyncUNet
 from sync_classifier.pretrained import read_diffusers_module_dir
 
 AUTHORS_UNET_CLASS = "AudioUNet3DConditionModel"
+# The (height, width) their scripts (animation_demo.py, animation_test_*.sh) use per release.
+RELEASE_SIZES = {"thegreatesthits": (128, 256), "landscapes": (256, 256), "avsync15": (256, 256)}
 
 # Their 3D block types and the SD 2D blocks they inflate (their `from_pretrained_2d`).
 BLOCK_TYPES_2D = {
@@ -119,8 +128,11 @@ def convert_asva_unet(unet_dir: str | os.PathLike) -> AVSyncUNet:
     unet_dir = Path(unet_dir)
     config_path = unet_dir / "config.json"
     if not config_path.is_file():
-        hint = (" (this looks like the sync classifier's modules: use python -m sync_classifier.convert_asva)"
-                if (unet_dir / "video_encoder").is_dir() or (unet_dir / "head").is_dir() else "")
+        hint = ""
+        if (unet_dir / "video_encoder").is_dir() or (unet_dir / "head").is_dir():
+            hint = " (this looks like the sync classifier's modules: use python -m sync_classifier.convert_asva)"
+        elif (unet_dir / "unet").is_dir():
+            hint = f" (this is the modules folder: pass --unet {unet_dir / 'unet'})"
         raise FileNotFoundError(f"{unet_dir} has no config.json: expected the authors' modules/unet folder{hint}")
     options = avsync_unet_config(json.loads(config_path.read_text()))
     authors_state = read_diffusers_module_dir(unet_dir, AUTHORS_UNET_CLASS)
@@ -131,11 +143,58 @@ def convert_asva_unet(unet_dir: str | os.PathLike) -> AVSyncUNet:
     return model.eval()
 
 
+def experiment_config_path(unet_dir: str | os.PathLike) -> Path | None:
+    """The training config of the experiment `EXP/ckpts/checkpoint-N/modules/unet` belongs to
+    (`EXP/config.yaml`, written by their animation_train.py), if it is there."""
+    unet_dir = Path(unet_dir).resolve()
+    parents = unet_dir.parents
+    if len(parents) >= 4 and parents[0].name == "modules" and parents[2].name == "ckpts":
+        candidate = parents[3] / "config.yaml"
+        return candidate if candidate.is_file() else None
+    return None
+
+
+def authors_clip_format(unet_dir: str | os.PathLike) -> dict[str, Any]:
+    """{"height", "width", "num_frames", "fps", "source"} the authors trained this UNet at (module doc)."""
+    import yaml
+
+    config_path = experiment_config_path(unet_dir)
+    if config_path is not None:
+        dataset = ((yaml.safe_load(config_path.read_text()) or {}).get("train") or {}).get("dataset") or {}
+        size = dataset.get("img_size", 256)
+        height, width = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
+        return {"height": height, "width": width, "num_frames": int(dataset.get("video_num_frame", 12)),
+                "fps": float(dataset.get("video_fps", 6)), "source": str(config_path)}
+    resolved = Path(unet_dir).resolve()
+    for part in reversed(resolved.parts):
+        for release, (height, width) in RELEASE_SIZES.items():
+            if part.lower().startswith(release):
+                return {"height": height, "width": width, "num_frames": 12, "fps": 6.0,
+                        "source": f"the authors' size for {release} (no config.yaml beside ckpts/)"}
+    return {"height": 256, "width": 256, "num_frames": 12, "fps": 6.0,
+            "source": "the authors' default (no config.yaml beside ckpts/; pass --height/--width if it differs)"}
+
+
+def check_parts_fit(unet: AVSyncUNet, text_dim: int, audio_dim: int | None) -> None:
+    """The converted UNet's cross-attention widths must match the text encoder and audio encoder
+    it is combined with (SD-1.5's CLIP: 768, ImageBind-huge audio: 768)."""
+    if unet.config.unet2d_config["cross_attention_dim"] != text_dim:
+        raise ValueError(f"the UNet attends to {unet.config.unet2d_config['cross_attention_dim']}-wide text tokens, "
+                         f"the --pretrained text encoder gives {text_dim}: not the base model it was trained on")
+    if audio_dim is not None and unet.config.audio_dim != audio_dim:
+        raise ValueError(f"the UNet attends to {unet.config.audio_dim}-wide audio tokens, the ImageBind checkpoint "
+                         f"gives {audio_dim}: check --imagebind / --imagebind-preset")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--unet", required=True, help="the authors' checkpoint-N/modules/unet folder")
     parser.add_argument("--pretrained", help="Stable Diffusion v1.5 folder (vae, text_encoder, tokenizer, scheduler)")
     parser.add_argument("--imagebind", help="imagebind_huge.pth (AVSyncD's audio encoder; recorded, not copied)")
+    parser.add_argument("--imagebind-preset", default="huge",
+                        help="ImageBind size of that checkpoint (model/encoders; default: %(default)s)")
+    parser.add_argument("--height", type=int, help="frame height the model generates (default: the authors' config)")
+    parser.add_argument("--width", type=int, help="frame width the model generates (default: the authors' config)")
     parser.add_argument("--out", required=True, help="output folder")
     args = parser.parse_args(argv)
     try:
@@ -151,13 +210,19 @@ def main(argv: list[str] | None = None) -> int:
         if args.imagebind is None:
             raise FileNotFoundError("--imagebind imagebind_huge.pth is needed for a pipeline folder "
                                     "(published at https://dl.fbaipublicfiles.com/imagebind/imagebind_huge.pth)")
-        encoder = load_imagebind_audio_encoder(args.imagebind, "huge")
-        pipeline = AVSyncDPipeline.from_base(args.pretrained, unet, encoder)
-        pipeline.audio_encoder_reference = {"checkpoint": str(Path(args.imagebind).resolve()), "preset": "huge"}
+        clip = authors_clip_format(args.unet)
+        size = (args.height or clip["height"], args.width or clip["width"])
+        encoder = load_imagebind_audio_encoder(args.imagebind, args.imagebind_preset)
+        pipeline = AVSyncDPipeline.from_base(args.pretrained, unet, encoder, clip["num_frames"], clip["fps"], size)
+        check_parts_fit(unet, pipeline.text_encoder.config.hidden_size, encoder.token_dim)
+        pipeline.audio_encoder_reference = {"checkpoint": str(Path(args.imagebind).resolve()),
+                                            "preset": args.imagebind_preset}
         out = pipeline.save_pretrained(args.out)
-    except (FileNotFoundError, ValueError) as exc:
+    except (FileNotFoundError, KeyError, ValueError) as exc:
         parser.exit(2, f"error: {exc}\n")
-    print(f"AVSyncD pipeline written to {out}")
+    source = "--height/--width" if args.height or args.width else clip["source"]
+    print(f"AVSyncD pipeline written to {out}: {clip['num_frames']} frames at {clip['fps']:g} fps, "
+          f"{size[0]}×{size[1]} (from {source})")
     return 0
 
 
