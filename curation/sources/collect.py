@@ -53,3 +53,23 @@ def collect_items(
         items, left_out = exclude(items)
         log.info("%d AVSync15 test segments left out of the sources", len(left_out))
     return items[:limit] if limit is not None else items
+
+
+VGGSOUND_CSV_URL = "https://www.robots.ox.ac.uk/~vgg/data/vggsound/vggsound.csv"
+
+
+def default_sources(csv: str | Path | None, videos: str | Path | None,
+                    classes: str | Path | None) -> tuple[str | None, str | Path | None, str | Path | None]:
+    """(csv, videos, classes) with the defaults of a run given no source: VGGSound's list at
+    `data/vggsound.csv` and the VGGSS class list. FileNotFoundError saying where to get the list
+    and where to put it when it is not there."""
+    if csv is not None or videos is not None:
+        return csv, videos, classes
+    from curation.avsync15 import DATA_DIR, VGGSS_FILE
+
+    default_csv = DATA_DIR / "vggsound.csv"
+    if not default_csv.is_file():
+        raise FileNotFoundError(f"no source given (csv or videos) and the default list {default_csv} is missing: "
+                                f"download VGGSound's published list from {VGGSOUND_CSV_URL} (ytid,start,label,split) "
+                                f"and save it as {default_csv}, or pass csv=FILE / videos=FOLDER")
+    return str(default_csv), None, classes if classes is not None else str(VGGSS_FILE)
