@@ -18,6 +18,8 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
 
+from curation.manifest import write_json_atomic
+
 
 @task(name="train-sync-model")
 def train_model(preset: str, out: str, overrides: list[str], config: str | None) -> dict:
@@ -78,6 +80,7 @@ def train_sync_classifier(
     overrides = [f"{key}={json.dumps(value)}" for key, value in values.items() if value is not None]
     trained = train_model(preset, out, overrides, config)
     accuracy = evaluate_model(trained["final_model"], manifest, eval_split, eval_synthetic_videos)
+    write_json_atomic(accuracy, Path(out) / "accuracy.json")  # for callers that get no return value (run_deployment)
     create_markdown_artifact(
         key="sync-classifier",
         markdown=(
