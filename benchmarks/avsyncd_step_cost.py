@@ -29,7 +29,7 @@ SETTINGS = [  # (resolution, batch)
 def worker(resolution: int, batch: int, checkpointing: bool, steps: int, threads: int) -> dict:
     import torch
 
-    from model.audio_conditioning import segment_mask
+    from model.encoders.audio_tokens import frame_token_mask
     from model.objective import denoising_loss, noisy_video
     from model.stable_diffusion import build_tiny_stable_diffusion, load_stable_diffusion
     from model.unet import AVSyncUNet
@@ -48,7 +48,7 @@ def worker(resolution: int, batch: int, checkpointing: bool, steps: int, threads
     side = resolution // 8
     latents = torch.randn(batch, 4, 12, side, side)
     text = torch.randn(batch, 77, parts.text_encoder.config.hidden_size)
-    tokens, mask = torch.randn(batch, 229, 768), segment_mask(12)[None]
+    tokens, mask = torch.randn(batch, 229, 768), frame_token_mask(12)[None]
 
     def step() -> None:
         noise = torch.randn_like(latents)

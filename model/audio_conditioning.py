@@ -5,11 +5,13 @@ Interface (`AudioTokenEncoder`, SPEC "AVSyncD / Audio tokens"): a frozen module 
 mono waveform (B, S) to tokens (B, T, D) — ImageBind-huge: T = 229 (1 global + 12 freq × 19 time
 patches, frequency-major: index 1 + f·19 + τ), D = 768 after an extra LayerNorm — plus the
 null-audio tokens (the encoder on an all-zero *normalised* log-mel) and the (F, T) visibility
-mask of each frame (global token + 2 of the 19 patch columns, `segment_mask`).
+mask of each frame (global token + 2 of the 19 patch columns,
+`model.encoders.audio_tokens.frame_token_mask`).
 
 `StandInAudioEncoder` follows the same recipe with frozen, seeded random weights and no
-transformer trunk: the real ImageBind fbank (128 mel × 204 frames, normalised), a 16×16 stride-10
-patch projection to D, a global token, position embeddings and a final LayerNorm. Its tokens keep
+transformer trunk: the real ImageBind fbank (`model.encoders.imagebind_audio.centre_clip_mel`:
+128 mel × 204 frames, normalised), a 16×16 stride-10 patch projection to D, a global token,
+position embeddings and a final LayerNorm. Its tokens keep
 the time layout of the real ones (local spectral energy per patch), which is what the per-frame
 masks and the synchronization learning rely on; it carries no pretrained semantics.
 """
@@ -23,8 +25,8 @@ from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
 from torch import nn
 
-# ImageBind's audio preprocessing (SPEC "Sync classifier" / implementation notes A7).
-FBANK_MEAN, FBANK_STD = -4.268, 9.138
+from model.encoders.audio_tokens import frame_token_mask
+from model.encoders.imagebind_audio import centre_clip_mel
 
 
 @runtime_checkable
@@ -44,42 +46,6 @@ class AudioTokenEncoder(Protocol):
 
     def frame_mask(self, num_frames: int) -> torch.Tensor:
         """(F, T) bool, True = frame t may attend to the token."""
-
-
-def segment_mask(num_frames: int, freq_patches: int = 12, time_patches: int = 19) -> torch.Tensor:
-    """(F, 1 + freq·time) bool: frame t sees the global token and all frequency rows of its time
-    segment (25 of 229 tokens for ImageBind's 12×19 grid and 12 frames). The layout is defined once,
-    with the ImageBind tokens (`model.encoders.audio_tokens.frame_token_mask`)."""
-    from model.encoders.audio_tokens import frame_token_mask
-
-    return frame_token_mask(num_frames, (freq_patches, time_patches))
-
-
-def centre_clip(waveform: torch.Tensor, length: int) -> torch.Tensor:
-    """(B, S) → (B, length): centre crop, or zero-pad at the end (as the authors' loader)."""
-    s = waveform.shape[-1]
-    if s >= length:
-        start = (s - length) // 2
-        return waveform[..., start : start + length]
-    return torch.nn.functional.pad(waveform, (0, length - s))
-
-
-def imagebind_fbank(waveform: torch.Tensor, sample_rate: int = 16000, num_mel_bins: int = 128,
-                    target_frames: int = 204) -> torch.Tensor:
-    """(B, S) waveform → (B, 1, 128, 204) normalised log-mel, ImageBind's recipe: mean removed,
-    Kaldi fbank (Hanning, 25 ms / 10 ms, htk_compat, no dither/energy), padded or cut to 204
-    frames, (x + 4.268) / 9.138."""
-    from torchaudio.compliance import kaldi
-
-    mels = []
-    for wave in waveform.float():
-        fbank = kaldi.fbank((wave - wave.mean())[None], htk_compat=True, sample_frequency=sample_rate,
-                            use_energy=False, window_type="hanning", num_mel_bins=num_mel_bins, dither=0.0,
-                            frame_length=25, frame_shift=10)  # (frames, mel)
-        fbank = fbank.T[:, :target_frames]
-        fbank = nn.functional.pad(fbank, (0, target_frames - fbank.shape[1]))
-        mels.append((fbank - FBANK_MEAN) / FBANK_STD)
-    return torch.stack(mels)[:, None]
 
 
 class StandInAudioEncoder(ModelMixin, ConfigMixin):
@@ -132,8 +98,8 @@ class StandInAudioEncoder(ModelMixin, ConfigMixin):
     @torch.no_grad()
     def encode(self, waveform: torch.Tensor) -> torch.Tensor:
         cfg = self.config
-        clip = centre_clip(waveform, self.clip_samples)
-        fbank = imagebind_fbank(clip.cpu(), cfg.sample_rate, cfg.num_mel_bins, cfg.target_frames)
+        fbank = torch.stack([centre_clip_mel(row, cfg.sample_rate, cfg.clip_seconds, cfg.target_frames, cfg.num_mel_bins)
+                             for row in waveform.detach().float().cpu()])  # (B, 1, mel, frames)
         return self.tokens_from_fbank(fbank.to(self.device))
 
     @torch.no_grad()
@@ -143,4 +109,4 @@ class StandInAudioEncoder(ModelMixin, ConfigMixin):
         return self.tokens_from_fbank(zeros).expand(batch_size, -1, -1)
 
     def frame_mask(self, num_frames: int) -> torch.Tensor:
-        return segment_mask(num_frames, self.freq_patches, self.time_patches).to(self.device)
+        return frame_token_mask(num_frames, (self.freq_patches, self.time_patches)).to(self.device)

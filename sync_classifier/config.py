@@ -15,10 +15,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from curation.layered_config import StrictConfig, load_layered
-
-# CLIP's image normalisation (SPEC: video frames are normalised with CLIP's mean/std).
-CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
-CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+from model.encoders.imagebind_audio import CLIP_S, FBANK_MEAN, FBANK_STD, MEL_BINS, MEL_FRAMES, SAMPLE_RATE
 
 
 class ModelConfig(StrictConfig):
@@ -28,15 +25,16 @@ class ModelConfig(StrictConfig):
     video_widths: tuple[int, int, int, int] = Field((64, 128, 256, 512), description="R(2+1)D stages' channels")
     head_width: int = Field(512, ge=2, description="first hidden layer of the head; the second is half of it")
     # Input format (SPEC): 2 s of audio as a 128x204 log-mel; 12 frames at 6 fps, square crops.
-    clip_s: float = Field(2.0, gt=0, description="clip length, seconds")
+    clip_s: float = Field(CLIP_S, gt=0, description="clip length, seconds")
     video_fps: float = Field(6.0, gt=0, description="frames per second fed to the video encoder")
     num_frames: int = Field(12, ge=1)
     image_size: int = Field(224, ge=16, description="square crop side, pixels")
-    sample_rate: int = Field(16000, description="audio sample rate, Hz")
-    num_mel_bins: int = 128
-    fbank_frames: int = Field(204, description="log-mel frames after padding/cropping (10 ms hop)")
-    fbank_mean: float = -4.268
-    fbank_std: float = 9.138
+    # The audio front end is ImageBind's (model.encoders.imagebind_audio); these are its constants.
+    sample_rate: int = Field(SAMPLE_RATE, description="audio sample rate, Hz")
+    num_mel_bins: int = MEL_BINS
+    fbank_frames: int = Field(MEL_FRAMES, description="log-mel frames after padding/cropping (10 ms hop)")
+    fbank_mean: float = FBANK_MEAN
+    fbank_std: float = FBANK_STD
 
     @model_validator(mode="after")
     def _consistent(self) -> "ModelConfig":

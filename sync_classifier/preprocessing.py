@@ -1,8 +1,8 @@
 """Model inputs from decoded media: log-mel spectrograms and normalised frame stacks.
 
-Audio (SPEC, ImageBind's recipe): 16 kHz mono, 2 s (the centre 2 s if longer), minus its mean,
-Kaldi fbank (HTK-compatible mel, Hanning window, 25 ms frames, 10 ms hop, 128 bins, no dither,
-no energy), transposed to (mel, time), zero-padded or cut to 204 frames, then (x + 4.268) / 9.138.
+Audio (SPEC): ImageBind's recipe, the project's one audio front end
+(`model.encoders.imagebind_audio`: Kaldi log-mel, 128 × 204, fixed normalisation) on 16 kHz
+mono, 2 s (the centre 2 s if longer), minus its mean.
 
 Video: frames sampled at 6 fps by nearest timestamp from the decoded frames, short side resized
 to the model's image size, centre-cropped, CLIP mean/std.
@@ -21,36 +21,21 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
-import torchaudio
 
-from sync_classifier.config import CLIP_MEAN, CLIP_STD, ModelConfig
+from model.encoders.images import CLIP_MEAN, CLIP_STD
+from model.encoders.imagebind_audio import (FRAME_SHIFT_MS, centre_crop, fbank_frames, fbank_window, kaldi_log_mel,
+                                            normalise_log_mel)
+from sync_classifier.config import ModelConfig
 
-_FRAME_LENGTH_MS = 25.0
-_FRAME_SHIFT_MS = 10.0
 
-
-def _kaldi_fbank(waveform: torch.Tensor, config: ModelConfig) -> torch.Tensor:
-    """(S,) float waveform → (T, mel) raw log-mel frames (snip_edges: T = 1 + (S - 400) // 160)."""
-    return torchaudio.compliance.kaldi.fbank(
-        waveform[None].float(),
-        htk_compat=True,
-        sample_frequency=config.sample_rate,
-        use_energy=False,
-        window_type="hanning",
-        num_mel_bins=config.num_mel_bins,
-        dither=0.0,
-        frame_length=_FRAME_LENGTH_MS,
-        frame_shift=_FRAME_SHIFT_MS,
-    )
+def _log_mel(waveform: torch.Tensor, config: ModelConfig) -> torch.Tensor:
+    """(S,) waveform → (T, mel) raw log-mel frames (T = 1 + (S − 400) // 160 at 16 kHz)."""
+    return kaldi_log_mel(waveform[None], config.sample_rate, config.num_mel_bins)
 
 
 def _pad_normalise(fbank: torch.Tensor, config: ModelConfig) -> torch.Tensor:
-    """(T, mel) → (1, mel, fbank_frames): zero-pad or cut in time (before normalising, as
-    ImageBind does), then standardise with the fixed dataset statistics."""
-    fbank = fbank.transpose(0, 1)
-    missing = config.fbank_frames - fbank.shape[1]
-    fbank = F.pad(fbank, (0, missing)) if missing > 0 else fbank[:, : config.fbank_frames]
-    return ((fbank - config.fbank_mean) / config.fbank_std)[None]
+    """(T, mel) → (1, mel, fbank_frames), with the config's (= ImageBind's) statistics."""
+    return normalise_log_mel(fbank, config.fbank_frames, config.fbank_mean, config.fbank_std)
 
 
 def audio_to_fbank(waveform: np.ndarray | torch.Tensor, config: ModelConfig) -> torch.Tensor:
@@ -60,14 +45,11 @@ def audio_to_fbank(waveform: np.ndarray | torch.Tensor, config: ModelConfig) -> 
     spectrogram is zero-padded). The reference implementation of the audio input.
     """
     waveform = torch.as_tensor(np.asarray(waveform, dtype=np.float32) if isinstance(waveform, np.ndarray) else waveform)
-    target = round(config.clip_s * config.sample_rate)
-    if len(waveform) > target:
-        start = (len(waveform) - target) // 2
-        waveform = waveform[start : start + target]
-    if len(waveform) < round(_FRAME_LENGTH_MS * config.sample_rate / 1000):
+    waveform = centre_crop(waveform, round(config.clip_s * config.sample_rate))
+    if len(waveform) < fbank_window(config.sample_rate):
         raise ValueError(f"audio clip of {len(waveform)} samples is shorter than one 25 ms frame")
     waveform = waveform - waveform.mean()
-    return _pad_normalise(_kaldi_fbank(waveform, config), config)
+    return _pad_normalise(_log_mel(waveform, config), config)
 
 
 def clip_fbanks(audio: np.ndarray, starts_s: Sequence[float], config: ModelConfig) -> torch.Tensor:
@@ -80,7 +62,7 @@ def clip_fbanks(audio: np.ndarray, starts_s: Sequence[float], config: ModelConfi
     """
     sr = config.sample_rate
     clip_len = round(config.clip_s * sr)
-    hop = round(_FRAME_SHIFT_MS * sr / 1000)
+    hop = round(FRAME_SHIFT_MS * sr / 1000)  # samples per log-mel frame
     first = [round(s * sr) for s in starts_s]
     if not first:
         return torch.zeros(0, 1, config.num_mel_bins, config.fbank_frames)
@@ -99,15 +81,13 @@ def clip_fbanks(audio: np.ndarray, starts_s: Sequence[float], config: ModelConfi
 def waveform_fbank(audio: np.ndarray | torch.Tensor, config: ModelConfig) -> torch.Tensor:
     """(S,) mono at `config.sample_rate` → (T, mel) raw log-mel frames of the whole waveform (10 ms
     hop, not padded or normalised): computed once per video, then cut into clips by `fbank_clips`."""
-    return _kaldi_fbank(torch.as_tensor(audio), config)
+    return _log_mel(torch.as_tensor(audio), config)
 
 
 def fbank_clips(fbank: torch.Tensor, first_frames: Sequence[int], config: ModelConfig) -> torch.Tensor:
     """Clips of a raw (T, mel) log-mel (`waveform_fbank`) starting at the given frame indices (10 ms
     hops) → (K, 1, 128, 204): what `clip_fbanks` gives for clips starting on the hop grid."""
-    sr = config.sample_rate
-    hop = round(_FRAME_SHIFT_MS * sr / 1000)
-    frames_per_clip = 1 + (round(config.clip_s * sr) - round(_FRAME_LENGTH_MS * sr / 1000)) // hop
+    frames_per_clip = fbank_frames(round(config.clip_s * config.sample_rate), config.sample_rate)
     return torch.stack([_pad_normalise(fbank[o : o + frames_per_clip], config) for o in first_frames])
 
 

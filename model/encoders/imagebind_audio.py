@@ -1,5 +1,9 @@
 """ImageBind's audio input: waveform → normalised log-mel spectrograms, exactly as upstream.
 
+The project's one audio front end: ImageBind's clips (`audio_clips`), AVSyncD's audio encoders
+(`centre_clip_mel`: the real ImageBind one and the stand-in) and the sync classifier
+(`sync_classifier.preprocessing`) all use the recipe and constants defined here.
+
 Per 2 s clip (16 kHz mono): subtract the clip's mean, Kaldi fbank (torchaudio.compliance.kaldi:
 Hanning window, 25 ms frames every 10 ms, 128 mel bins, htk_compat, no dither, no energy),
 transpose to (128, frames), zero-pad or cut to 204 frames, then (x − (−4.268)) / 9.138.
@@ -23,24 +27,43 @@ import torch
 SAMPLE_RATE = 16000  # Hz
 FBANK_MEAN, FBANK_STD = -4.268, 9.138  # ImageBind's (AudioSet) normalisation of the log-mel
 MEL_BINS, MEL_FRAMES = 128, 204
+FRAME_LENGTH_MS, FRAME_SHIFT_MS = 25.0, 10.0  # Kaldi analysis window and hop
 CLIP_S = 2.0  # seconds per clip
 CLIPS = 3  # clips per sample (upstream default)
 
 
 def kaldi_log_mel(clip: torch.Tensor, sample_rate: int = SAMPLE_RATE, mel_bins: int = MEL_BINS) -> torch.Tensor:
-    """(1, S) float waveform in [-1, 1] → (frames, mel_bins) Kaldi log-mel; frames = 1 + (S − 400) // 160."""
+    """(1, S) waveform in [-1, 1] → (frames, mel_bins) float32 Kaldi log-mel; frames = 1 + (S − 400) // 160."""
     from torchaudio.compliance import kaldi  # torchaudio only when audio is encoded
 
-    return kaldi.fbank(clip, htk_compat=True, sample_frequency=sample_rate, use_energy=False, window_type="hanning",
-                       num_mel_bins=mel_bins, dither=0.0, frame_length=25, frame_shift=10)
+    return kaldi.fbank(clip.float(), htk_compat=True, sample_frequency=sample_rate, use_energy=False,
+                       window_type="hanning", num_mel_bins=mel_bins, dither=0.0, frame_length=FRAME_LENGTH_MS,
+                       frame_shift=FRAME_SHIFT_MS)
 
 
-def normalise_log_mel(fbank: torch.Tensor, frames: int = MEL_FRAMES) -> torch.Tensor:
-    """(T, mel) log-mel → (1, mel, frames): transposed, zero-padded at the end or cut, normalised."""
+def normalise_log_mel(fbank: torch.Tensor, frames: int = MEL_FRAMES, mean: float = FBANK_MEAN,
+                      std: float = FBANK_STD) -> torch.Tensor:
+    """(T, mel) log-mel → (1, mel, frames): transposed, zero-padded at the end or cut (before
+    normalising, as upstream), then (x − mean) / std."""
     mel = fbank.T
     if mel.shape[1] < frames:
         mel = torch.nn.functional.pad(mel, (0, frames - mel.shape[1]))
-    return ((mel[:, :frames] - FBANK_MEAN) / FBANK_STD)[None]
+    return ((mel[:, :frames] - mean) / std)[None]
+
+
+def centre_crop(waveform: torch.Tensor, length: int) -> torch.Tensor:
+    """(..., S) → (..., min(S, length)): the centre `length` samples (start rounded down); shorter input as is."""
+    s = waveform.shape[-1]
+    if s <= length:
+        return waveform
+    start = (s - length) // 2
+    return waveform[..., start : start + length]
+
+
+def centre_clip(waveform: torch.Tensor, length: int) -> torch.Tensor:
+    """(..., S) → (..., length): centre crop, or zero-pad at the end (as the authors' loader)."""
+    wave = centre_crop(waveform, length)
+    return torch.nn.functional.pad(wave, (0, length - wave.shape[-1])) if wave.shape[-1] < length else wave
 
 
 def clip_bounds(num_samples: int, sample_rate: int = SAMPLE_RATE, clips: int = CLIPS,
@@ -78,13 +101,7 @@ def centre_clip_mel(waveform: np.ndarray | torch.Tensor, sample_rate: int = SAMP
                     frames: int = MEL_FRAMES, mel_bins: int = MEL_BINS) -> torch.Tensor:
     """(S,) waveform → (1, mel_bins, frames): the one clip AVSyncD encodes (authors' loader): the
     centre `clip_s` seconds (zero-padded at the end if shorter), mean removed, log-mel, normalised."""
-    wave = torch.as_tensor(np.asarray(waveform, dtype=np.float32)).reshape(-1)
-    length = round(clip_s * sample_rate)
-    if len(wave) >= length:
-        start = (len(wave) - length) // 2
-        wave = wave[start : start + length]
-    else:
-        wave = torch.nn.functional.pad(wave, (0, length - len(wave)))
+    wave = centre_clip(torch.as_tensor(np.asarray(waveform, dtype=np.float32)).reshape(-1), round(clip_s * sample_rate))
     wave = (wave - wave.mean())[None]
     return normalise_log_mel(kaldi_log_mel(wave, sample_rate, mel_bins), frames)
 
@@ -97,9 +114,15 @@ def null_mel(mel_bins: int = MEL_BINS, frames: int = MEL_FRAMES) -> torch.Tensor
 
 def fbank_frames(num_samples: int, sample_rate: int = SAMPLE_RATE) -> int:
     """Kaldi frames (snip_edges) for `num_samples`: 198 for 2 s at 16 kHz (then padded to 204)."""
-    window, shift = round(0.025 * sample_rate), round(0.010 * sample_rate)
+    window, shift = fbank_window(sample_rate), round(FRAME_SHIFT_MS * sample_rate / 1000)
     return 0 if num_samples < window else 1 + (num_samples - window) // shift
 
 
-__all__ = ["CLIPS", "CLIP_S", "FBANK_MEAN", "FBANK_STD", "MEL_BINS", "MEL_FRAMES", "SAMPLE_RATE", "audio_clips",
-           "centre_clip_mel", "clip_bounds", "fbank_frames", "kaldi_log_mel", "normalise_log_mel", "null_mel"]
+def fbank_window(sample_rate: int = SAMPLE_RATE) -> int:
+    """Samples in one Kaldi analysis window (400 at 16 kHz): the shortest waveform with a log-mel frame."""
+    return round(FRAME_LENGTH_MS * sample_rate / 1000)
+
+
+__all__ = ["CLIPS", "CLIP_S", "FBANK_MEAN", "FBANK_STD", "FRAME_LENGTH_MS", "FRAME_SHIFT_MS", "MEL_BINS", "MEL_FRAMES",
+           "SAMPLE_RATE", "audio_clips", "centre_clip", "centre_clip_mel", "centre_crop", "clip_bounds", "fbank_frames",
+           "fbank_window", "kaldi_log_mel", "normalise_log_mel", "null_mel"]

@@ -5,7 +5,8 @@ import torch
 from diffusers.models.attention_processor import Attention, AttnProcessor2_0
 from torch import nn
 
-from model.audio_conditioning import StandInAudioEncoder, segment_mask
+from model.audio_conditioning import StandInAudioEncoder
+from model.encoders.audio_tokens import frame_token_mask
 from model.encoders.audio_tokens import segment_starts
 from model.layers import (AudioCrossAttention, FirstFrameConv2d, FrameContext, FrameGroupNorm, TemporalAttention,
                           multihead_attention, temporal_lookup)
@@ -110,7 +111,7 @@ def test_audio_cross_attention_masked_tokens_have_no_influence():
     layer = AudioCrossAttention(16, 24, heads=4)
     x = torch.randn(frames, 5, 16)
     audio = torch.randn(1, tokens, 24)
-    mask = segment_mask(frames)[None]  # (1, F, T)
+    mask = frame_token_mask(frames)[None]  # (1, F, T)
     y = layer(x, audio, mask, frames)
     assert y.shape == x.shape
     hidden = audio.clone()
@@ -123,7 +124,7 @@ def test_audio_cross_attention_masked_tokens_have_no_influence():
 
 
 def test_segment_masks_follow_the_authors_layout():
-    mask = segment_mask(12)
+    mask = frame_token_mask(12)
     assert mask.shape == (12, 229) and mask.sum(1).tolist() == [25] * 12 and mask[:, 0].all()
     assert list(segment_starts(12)) == [0, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17]
     grid = mask[:, 1:].reshape(12, 12, 19)

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from model.audio_conditioning import segment_mask
+from model.encoders.audio_tokens import frame_token_mask
 from model.stable_diffusion import SD15_UNET_CONFIG
 from model.unet import AVSyncUNet, is_new_parameter
 
@@ -72,7 +72,7 @@ def test_audio_changes_the_prediction_through_its_frame_segments(unet2d):
     video = AVSyncUNet.from_unet2d(unet2d, audio_dim=AUDIO_DIM, norm_across_frames=False).eval()
     x, t, text = _inputs()
     tokens = torch.randn(B, 229, AUDIO_DIM)
-    mask = segment_mask(F, 12, 19)[None]
+    mask = frame_token_mask(F, (12, 19))[None]
     with torch.no_grad():
         out = video(x, t, text, tokens, mask).sample
         other = video(x, t, text, torch.randn(B, 229, AUDIO_DIM), mask).sample
@@ -92,7 +92,7 @@ def test_only_temporal_and_audio_layers_are_trainable(unet2d):
     before = {n: p.detach().clone() for n, p in video.named_parameters()}
     optimizer = torch.optim.AdamW([p for p in video.parameters() if p.requires_grad], lr=1e-2, weight_decay=1e-2)
     x, t, text = _inputs()
-    video(x, t, text, torch.randn(B, 229, AUDIO_DIM), segment_mask(F)[None]).sample.square().mean().backward()
+    video(x, t, text, torch.randn(B, 229, AUDIO_DIM), frame_token_mask(F)[None]).sample.square().mean().backward()
     optimizer.step()
     moved = {n for n, p in video.named_parameters() if not torch.equal(p, before[n])}
     assert moved and moved <= trainable
@@ -112,7 +112,7 @@ def test_ablation_switches_change_the_architecture(unet2d):
 
 def test_gradient_checkpointing_gives_the_same_gradients(unet2d):
     x, t, text = _inputs()
-    tokens, mask = torch.randn(B, 229, AUDIO_DIM), segment_mask(F)[None]
+    tokens, mask = torch.randn(B, 229, AUDIO_DIM), frame_token_mask(F)[None]
     grads = []
     for checkpointing in (False, True):
         video = AVSyncUNet.from_unet2d(unet2d, audio_dim=AUDIO_DIM)
@@ -133,7 +133,7 @@ def test_save_and_load_round_trip(unet2d, tmp_path):
     loaded = AVSyncUNet.from_pretrained(tmp_path / "unet").eval()
     assert loaded.config.first_frame_attention is False
     x, t, text = _inputs()
-    tokens, mask = torch.randn(B, 229, AUDIO_DIM), segment_mask(F)[None]
+    tokens, mask = torch.randn(B, 229, AUDIO_DIM), frame_token_mask(F)[None]
     with torch.no_grad():
         assert torch.equal(video(x, t, text, tokens, mask).sample, loaded(x, t, text, tokens, mask).sample)
     with pytest.raises(ValueError, match="do not fit"):

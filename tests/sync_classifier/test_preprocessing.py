@@ -3,7 +3,8 @@ import pytest
 import torch
 import torchaudio
 
-from sync_classifier.config import CLIP_MEAN, CLIP_STD, load_config
+from model.encoders.images import CLIP_MEAN, CLIP_STD
+from sync_classifier.config import load_config
 from sync_classifier.preprocessing import (
     audio_to_fbank,
     clip_fbanks,
