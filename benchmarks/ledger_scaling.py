@@ -92,6 +92,43 @@ def legacy_merge_windows_into_clips(windows: pd.DataFrame, videos: pd.DataFrame)
     return manifest._clip_table(frame, videos)  # the unchanged tail, shared
 
 
+def legacy_summarize(videos: pd.DataFrame, windows: pd.DataFrame, clips: pd.DataFrame, balanced: pd.DataFrame) -> dict:
+    """`pipeline.summarize` before issue 15: a scan of the windows per class."""
+    failed = videos[videos.status != "ok"]
+    window_reasons: dict[str, int] = {}
+    for reasons in windows.get("reasons", pd.Series(dtype=object)):
+        for reason in filter(None, str(reasons).split(";")):
+            window_reasons[reason] = window_reasons.get(reason, 0) + 1
+    per_class = []
+    for label in sorted(videos.label.dropna().unique()):
+        class_windows = windows[windows.label == label]
+        per_class.append({
+            "label": label,
+            "videos": int((videos.label == label).sum()),
+            "videos_ok": int(((videos.label == label) & (videos.status == "ok")).sum()),
+            "windows": len(class_windows),
+            "windows_passed": int(class_windows["passed"].sum()) if len(class_windows) else 0,
+            "window_pass_rate": round(float(class_windows["passed"].mean()), 4) if len(class_windows) else 0.0,
+            "clips": int((clips.label == label).sum()),
+            "kept_after_balancing": bool((balanced.label == label).any()),
+        })
+    n_windows = len(windows)
+    return {
+        "videos": len(videos),
+        "videos_ok": int((videos.status == "ok").sum()),
+        "videos_failed_by_reason": {k: int(v) for k, v in failed.reason.value_counts().sort_index().items()},
+        "windows": n_windows,
+        "windows_passed": int(windows["passed"].sum()) if n_windows else 0,
+        "window_pass_rate": round(float(windows["passed"].mean()), 4) if n_windows else 0.0,
+        "windows_failed_by_reason": dict(sorted(window_reasons.items())),
+        "clips": len(clips),
+        "clip_seconds": round(float(clips.duration_s.sum()), 2) if len(clips) else 0.0,
+        "avsync_ac_clips": len(balanced),
+        "avsync_ac_classes": int(balanced.label.nunique()),
+        "per_class": per_class,
+    }
+
+
 # --- generated ledgers ----------------------------------------------------------------------
 
 def generated_items(n_videos: int) -> list[SourceItem]:
@@ -181,6 +218,7 @@ def _step(step: str, out: Path, n_videos: int) -> dict:
         return {"seconds": total, "per_check_s": (total - once) / n_batches, "run_check_s": once, "pending": len(pending)}
     if step == "finalize-old":
         manifest.read_ledger, manifest.merge_windows_into_clips = legacy_read_ledger, legacy_merge_windows_into_clips
+        pipeline.summarize = legacy_summarize
         manifest.compact_ledger = lambda *args, **kwargs: 0
     summary = pipeline.finalize(out, config)
     seconds = time.perf_counter() - start
@@ -195,6 +233,16 @@ def _run_step(step: str, out: Path, n_videos: int) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def _kept_ledger(keep: Path, n_videos: int) -> Path:
+    """DIR/<n_videos>: a generated ledger, written once (a `.complete` file marks it done)."""
+    folder = keep / str(n_videos)
+    if not (folder / ".complete").is_file():
+        shutil.rmtree(folder, ignore_errors=True)
+        generate_ledger(folder, n_videos)
+        (folder / ".complete").touch()
+    return folder
+
+
 def _exponent(sizes: list[int], values: list[float]) -> str:
     if len(sizes) < 2 or min(values) <= 0:
         return "–"
@@ -207,17 +255,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--old-max", type=int, default=50000, help="largest size to run the old finalize at")
     parser.add_argument("--step", choices=["check-old", "check-new", "finalize-old", "finalize-new"])
     parser.add_argument("--ledger", type=Path)
+    parser.add_argument("--keep", type=Path, metavar="DIR",
+                        help="keep generated ledgers in DIR/<videos> and reuse them (each measured on a copy)")
+    parser.add_argument("--generate-only", action="store_true",
+                        help="with --keep: only write the ledgers (e.g. under nice, before a measured run)")
     args = parser.parse_args(argv)
     if args.step:
         result = _step(args.step, args.ledger, args.videos[0])
         print(json.dumps(result | {"peak_rss_mb": _peak_rss_mb()}))
+        return 0
+    if args.generate_only:
+        for n in args.videos:
+            _kept_ledger(args.keep, n)
         return 0
     rows = []
     for n in args.videos:
         work = Path(tempfile.mkdtemp(prefix=f"ledger{n}-"))
         try:
             start = time.perf_counter()
-            generate_ledger(work, n)
+            if args.keep:
+                shutil.copytree(_kept_ledger(args.keep, n), work, dirs_exist_ok=True)
+            else:
+                generate_ledger(work, n)
             files = len(list(manifest.ledger_dir(work).glob("*.videos.parquet")))
             print(f"{n} videos: ledger of {files} batches written in {time.perf_counter() - start:.0f} s", flush=True)
             row = {"videos": n, "batches": files, "check-old": _run_step("check-old", work, n),
@@ -234,7 +293,8 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(row)
         finally:
             shutil.rmtree(work, ignore_errors=True)
-    write_result("ledger_scaling", _report(rows))
+    parts = "" if args.videos == parser.get_default("videos") else "_" + "_".join(map(str, args.videos))
+    write_result(f"ledger_scaling{parts}", _report(rows))
     return 0
 
 

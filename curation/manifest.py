@@ -140,14 +140,16 @@ def _windows_file(videos_file: Path) -> Path:
     return videos_file.with_name(videos_file.name.replace(".videos.parquet", ".windows.parquet"))
 
 
-def _read_files(files: list[Path], columns: list[str] | None = None) -> pa.Table:
+def _read_files(files: list[Path], columns: list[str] | None = None, schema: pa.Schema | None = None) -> pa.Table:
     """The rows of `files` in one `pyarrow.dataset` scan, plus `_batch`: the file's position in
-    `files` (int32). Schemas are unified over all files (a batch without windows has no metric
-    columns; they read as nulls there)."""
+    `files` (int32). Without `schema`, schemas are unified over all files (a batch without windows
+    has no metric columns; they read as nulls there), which reads every footer once more."""
     import pyarrow.dataset as ds
 
     factory = ds.FileSystemDatasetFactory(pa.fs.LocalFileSystem(), [str(f) for f in files], ds.ParquetFileFormat())
-    dataset = factory.finish(factory.inspect(fragments=None) if columns is None else None)
+    if schema is None and columns is None:
+        schema = factory.inspect(fragments=None)
+    dataset = factory.finish(schema)
     names = columns if columns is not None else dataset.schema.names
     table = dataset.to_table(columns=[*names, "__filename"])
     order = {str(f): i for i, f in enumerate(files)}
@@ -204,7 +206,7 @@ def read_ledger(out_dir: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]
     if not files:
         empty_videos = VIDEO_SCHEMA.empty_table().to_pandas()
         return empty_videos, WINDOW_KEY_SCHEMA.empty_table().to_pandas()
-    videos = _latest_per_video(_read_files(files).to_pandas())
+    videos = _latest_per_video(_read_files(files, schema=VIDEO_SCHEMA).to_pandas())  # one fixed schema
     windows = _read_files([_windows_file(f) for f in files]).to_pandas()
     windows = windows.merge(videos[["video_id", "_batch"]], on=["video_id", "_batch"], how="inner")
     videos = videos.drop(columns="_batch").sort_values("video_id", kind="stable").reset_index(drop=True)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from benchmarks.ledger_scaling import (generate_ledger, legacy_done_video_ids, legacy_merge_windows_into_clips,
-                                       legacy_read_ledger)
+                                       legacy_read_ledger, legacy_summarize)
 from curation import manifest, pipeline
 from curation.config import CurationConfig
 from curation.filters import apply_filters
@@ -48,6 +48,12 @@ def test_generated_ledger_reads_and_merges_exactly_like_the_per_file_implementat
     clips = manifest.merge_windows_into_clips(filtered, videos)
     assert len(clips) > 100 and (clips.n_windows > 1).any() and (clips.scene_index > 0).any()
     pd.testing.assert_frame_equal(clips, legacy_merge_windows_into_clips(filtered, videos))
+    balanced = manifest.balance_classes(clips, 3)
+    assert 0 < balanced.label.nunique() < clips.label.nunique()
+    summary = pipeline.summarize(videos, filtered, clips, balanced)
+    assert summary == legacy_summarize(videos, filtered, clips, balanced) and summary["windows_failed_by_reason"]
+    empty = (filtered.iloc[:0], clips.iloc[:0], balanced.iloc[:0])
+    assert pipeline.summarize(videos, *empty) == legacy_summarize(videos, *empty)
 
 
 def test_merge_edge_cases_match_the_loop():
