@@ -112,6 +112,23 @@ def psync_pass(curated: str, out: str, checkpoint: str, config: str | None = Non
 
 # ---- the parent flow ----------------------------------------------------------------------------
 
+# The glue steps between stages, as tasks (visible in the UI, timed like the rest of the work).
+sync_manifest = task(stages.sync_training_manifest, name="sync-training-manifest")
+write_settings = task(stages.write_settings, name="write-sync-settings")
+review_classes = task(stages.write_review_classes, name="write-review-classes")
+accept_by_thresholds = task(stages.auto_accept, name="auto-accept")
+mark_review_finished = task(stages.mark_review_finished, name="mark-review-finished")
+
+
+@task(name="export-avsync15")
+def export_avsync15(run_dir: str, out: str, classes_file: str, train_per_class: int, test_per_class: int,
+                    seed: int) -> dict:
+    from curation.review.export import export_accepted
+
+    report = export_accepted(run_dir, out, classes_file, train_per_class, test_per_class, seed)
+    return {"rows": report.rows, "report": report.lines()}
+
+
 def _run_stage(dispatch: str, deployments: dict[str, str], stage: str, subflow: Callable, parameters: dict) -> None:
     """Run one stage: as a subflow here, or as a flow run of its deployment (waited for)."""
     if dispatch == "subflows" or stage not in deployments:
@@ -223,9 +240,8 @@ def asva_pipeline(
                    "max_minutes": cfg.sync.max_minutes, "train_split": "train", "eval_split": "test"}
 
     def run_sync() -> dict:
-        splits = stages.sync_training_manifest(layout.curated / "clips.parquet", layout.sync_manifest,
-                                               cfg.sync.held_out_share)
-        stages.write_settings(layout.sync_settings, cfg.sync.config, cfg.sync.settings)
+        splits = sync_manifest(layout.curated / "clips.parquet", layout.sync_manifest, cfg.sync.held_out_share)
+        write_settings(layout.sync_settings, cfg.sync.config, cfg.sync.settings)
         _run_stage(dispatch, deployments, "sync", train_sync_classifier, sync_params)
         accuracy = json.loads((layout.sync_run / "accuracy.json").read_text())
         return {"clips": splits, "accuracy": accuracy, "chance": stages.SYNC_CHANCE}
@@ -264,9 +280,9 @@ def asva_pipeline(
 
     def run_review() -> dict:
         if cfg.review.classes is None:
-            stages.write_review_classes(layout.psync / "avsync_ac.parquet", classes_file)
+            review_classes(layout.psync / "avsync_ac.parquet", classes_file)
         if auto_accept:
-            counts = stages.auto_accept(layout.psync, classes_file, cfg.review.auto_accept_min)
+            counts = accept_by_thresholds(layout.psync, classes_file, cfg.review.auto_accept_min)
             log.info("auto-accept: %s", counts)
             return {"reviewer": "auto-accept", **counts}
         return _wait_for_review(layout, classes_file, cfg.review)
@@ -281,11 +297,8 @@ def asva_pipeline(
                      "seed": cfg.review.seed, "classes": str(classes_file)}
 
     def run_export() -> dict:
-        from curation.review.export import export_accepted
-
-        report = export_accepted(layout.psync, layout.avsync15, classes_file, cfg.review.train_per_class,
-                                 cfg.review.test_per_class, cfg.review.seed)
-        return {"rows": report.rows, "report": report.lines()}
+        return export_avsync15(str(layout.psync), str(layout.avsync15), str(classes_file), cfg.review.train_per_class,
+                               cfg.review.test_per_class, cfg.review.seed)
 
     marker = stage("export", export_params, ("review",), run_export)
     _publish("export", marker, "```\n" + "\n".join(marker["result"]["report"]) + "\n```")
@@ -343,7 +356,7 @@ def _wait_for_review(layout: stages.RunLayout, classes_file: Path, review: stage
         pause_flow_run(timeout=review.timeout_s, poll_interval=2)
     finished = layout.psync / "review" / "finished.json"
     if not finished.is_file():  # resumed from the UI without finishing: the page's decisions so far count
-        stages.mark_review_finished(layout.psync, classes_file, "resumed-in-prefect-ui")
+        mark_review_finished(layout.psync, classes_file, "resumed-in-prefect-ui")
     summary = json.loads(finished.read_text())
     return {"reviewer": summary["reviewer"], "accepted": sum(row["accept"] for row in summary["progress"])}
 
