@@ -31,8 +31,8 @@ import torch
 
 from benchmarks.common import REPO, machine, write_result
 from curation.manifest import ClipRow
-from curation.media import DecodedMedia, decode
-from curation.sources.synthetic import random_scenes, render_clip, write_mp4
+from curation.media import DecodedMedia, decode, write_mp4
+from curation.sources.synthetic import random_scenes, render_clip
 from sync_classifier.config import DataConfig, load_config
 from sync_classifier.data import center_compact_starts, decode_for_evaluation, media_config
 from sync_classifier.evaluate import NUM_OFFSETS, OFFSET_STEP_S, offset_scores

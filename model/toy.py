@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from curation.sources.synthetic import ObjectSpec, SceneSpec, render_clip, write_mp4
+from curation.media import write_mp4
+from curation.sources.synthetic import ObjectSpec, SceneSpec, render_clip
 
 # label → (lamp hue 0..1, sound, tone pitch Hz)
 TOY_CLASSES: dict[str, tuple[float, str, float]] = {

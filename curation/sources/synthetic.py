@@ -29,7 +29,7 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
-from curation.media import write_mp4
+from curation import media  # media.write_mp4: the one mp4 writer (not re-exported from here)
 
 SceneKind = Literal["events", "static", "silent", "chaos"]
 EventStyle = Literal["bounce", "blink", "strike"]
@@ -535,7 +535,7 @@ def write_synthetic_video(path: str | os.PathLike, scenes: list[SceneSpec], fps:
                           seed: int | np.random.Generator = 0) -> ClipTruth:
     """`render_clip`, then `write_mp4` to `path`; returns the ground truth."""
     frames, audio, truth = render_clip(scenes, fps, size, sample_rate, seed)
-    write_mp4(path, frames, fps, audio, sample_rate)
+    media.write_mp4(path, frames, fps, audio, sample_rate)
     return truth
 
 

@@ -14,7 +14,7 @@ from curation.sources.collect import collect_items
 from curation.sources.download import DownloadResult
 from curation.sources.item import SourceItem
 from curation.sources.local import scan_video_folder
-from curation.sources.synthetic import write_mp4
+from curation.media import write_mp4
 
 REPO_LIST = avsync15.ASVA_LIST
 VID_A = "0bC2T-xZkCs_000187_000197_0.0_3.0"

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from curation.sources.synthetic import write_mp4
+from curation.media import write_mp4
 from flows.avsync15 import main
 
 pytestmark = pytest.mark.slow

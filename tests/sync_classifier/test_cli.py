@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from curation.sources.synthetic import random_scenes, render_clip, write_mp4
+from curation.media import write_mp4
+from curation.sources.synthetic import random_scenes, render_clip
 from sync_classifier import evaluate, sync_metrics
 
 REPO = Path(__file__).resolve().parents[2]

@@ -3,7 +3,8 @@ import pandas as pd
 import pytest
 import torch
 
-from curation.sources.synthetic import random_scenes, render_clip, write_mp4
+from curation.media import write_mp4
+from curation.sources.synthetic import random_scenes, render_clip
 from sync_classifier.config import load_config
 from sync_classifier.data import (
     EpochShuffleSampler,

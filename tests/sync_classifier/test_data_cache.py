@@ -7,7 +7,8 @@ import torch
 
 import sync_classifier.data as data_module
 import sync_classifier.synthetic as synthetic_module
-from curation.sources.synthetic import random_scenes, render_clip, write_mp4
+from curation.media import write_mp4
+from curation.sources.synthetic import random_scenes, render_clip
 from sync_classifier.config import load_config
 from sync_classifier.data import (
     ManifestTrainingSet,

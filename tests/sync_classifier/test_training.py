@@ -52,7 +52,8 @@ def test_training_on_a_clip_manifest(tmp_path, micro_config):
     import numpy as np
     import pandas as pd
 
-    from curation.sources.synthetic import random_scenes, render_clip, write_mp4
+    from curation.media import write_mp4
+    from curation.sources.synthetic import random_scenes, render_clip
 
     paths = []
     for i in range(2):

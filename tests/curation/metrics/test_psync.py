@@ -9,7 +9,8 @@ from curation.metrics.neural_scoring import ModelWeightsMissing, preflight
 from curation.metrics.psync import load_model
 from curation.pipeline import analyze_videos
 from curation.sources import SourceItem
-from curation.sources.synthetic import random_scenes, render_clip, write_mp4
+from curation.media import write_mp4
+from curation.sources.synthetic import random_scenes, render_clip
 
 
 @pytest.fixture(scope="module")

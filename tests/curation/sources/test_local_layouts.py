@@ -10,7 +10,7 @@ import pytest
 
 from curation import avsync15
 from curation.sources.local import (GREATEST_HITS_LABEL, release_layout, scan_release_folder, scan_video_folder)
-from curation.sources.synthetic import write_mp4
+from curation.media import write_mp4
 from model.data import read_manifest
 
 
