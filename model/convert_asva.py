@@ -133,6 +133,8 @@ def convert_asva_unet(unet_dir: str | os.PathLike) -> AVSyncUNet:
             hint = " (this looks like the sync classifier's modules: use python -m sync_classifier.convert_asva)"
         elif (unet_dir / "unet").is_dir():
             hint = f" (this is the modules folder: pass --unet {unet_dir / 'unet'})"
+        elif (unet_dir / "modules" / "unet").is_dir():
+            hint = f" (this is the checkpoint folder: pass --unet {unet_dir / 'modules' / 'unet'})"
         raise FileNotFoundError(f"{unet_dir} has no config.json: expected the authors' modules/unet folder{hint}")
     options = avsync_unet_config(json.loads(config_path.read_text()))
     authors_state = read_diffusers_module_dir(unet_dir, AUTHORS_UNET_CLASS)

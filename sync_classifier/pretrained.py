@@ -33,6 +33,10 @@ def _torch_load(path: Path, mmap: bool = False) -> dict:
         raise FileNotFoundError(f"checkpoint not found: {path}")
     try:
         return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+    except RuntimeError as exc:
+        if mmap and "zipfile" in str(exc).lower():  # a legacy (pre-zip) torch.save file: read it whole
+            return _torch_load(path, mmap=False)
+        raise ValueError(f"{path} is not a plain tensor checkpoint torch.load(weights_only=True) can read: {exc}") from exc
     except Exception as exc:  # weights_only refuses arbitrary pickles: say so instead of executing them
         raise ValueError(f"{path} is not a plain tensor checkpoint torch.load(weights_only=True) can read: {exc}") from exc
 
@@ -116,7 +120,11 @@ def load_asva_release(model: SyncClassifier, modules_dir: str | os.PathLike) -> 
     modules_dir = Path(modules_dir)
     missing = [name for name in ASVA_RELEASE_CLASSES if not (modules_dir / name).is_dir()]
     if missing:
-        hint = " (this is an AVSyncD checkpoint: use python -m model.convert_asva)" if (modules_dir / "unet").is_dir() else ""
+        hint = ""
+        if (modules_dir / "unet").is_dir():
+            hint = " (this is an AVSyncD checkpoint: use python -m model.convert_asva)"
+        elif (modules_dir / "modules").is_dir():
+            hint = f" (this is the checkpoint folder: pass --modules {modules_dir / 'modules'})"
         raise FileNotFoundError(f"{modules_dir} is not the authors' sync-classifier modules folder: "
                                 f"no {', '.join(missing)} subfolder{hint}")
     audio = read_diffusers_module_dir(modules_dir / "audio_encoder", ASVA_RELEASE_CLASSES["audio_encoder"])

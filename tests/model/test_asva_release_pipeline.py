@@ -101,8 +101,9 @@ def test_asva_release_clip_format_and_refusals(experiment, tiny_base, imagebind_
         assert stop.value.code == 2
         return capsys.readouterr().err
 
-    # the modules folder instead of modules/unet
+    # the modules folder, or the checkpoint folder, instead of modules/unet
     assert f"pass --unet {other / 'unet'}" in refused("--unet", str(other))
+    assert f"pass --unet {other / 'unet'}" in refused("--unet", str(other.parent))
     # a pipeline folder without --imagebind names the file and where it is published
     assert "dl.fbaipublicfiles.com/imagebind" in refused("--unet", str(other / "unet"), "--pretrained", str(tiny_base))
     # the fixture's UNet takes 24-wide audio tokens: the tiny ImageBind's 32 do not fit

@@ -99,6 +99,11 @@ def test_asva_release_unet_bin_and_wrong_folders(reference_dir, converted, tmp_p
     again = AVSyncUNet.from_pretrained(tmp_path / "from_bin")
     for key, value in converted.state_dict().items():
         assert torch.equal(value, again.state_dict()[key]), key
+    # a legacy (pre-zip) torch.save file cannot be memory-mapped: it is read whole, same weights
+    torch.save(state, bin_dir / "diffusion_pytorch_model.bin", _use_new_zipfile_serialization=False)
+    assert convert_main(["--unet", str(bin_dir), "--out", str(tmp_path / "from_legacy_bin")]) == 0
+    legacy = AVSyncUNet.from_pretrained(tmp_path / "from_legacy_bin").state_dict()
+    assert all(torch.equal(value, legacy[key]) for key, value in converted.state_dict().items())
 
     avsync_modules = weights.reference_root() / "avsync" / "checkpoint-40000" / "modules"
     with pytest.raises(SystemExit):

@@ -123,6 +123,9 @@ def test_asva_release_sync_classifier_safetensors_and_wrong_folders(release_modu
     with pytest.raises(SystemExit):
         convert_main(["--modules", str(unet_modules), "--out", str(tmp_path / "x")])
     assert "model.convert_asva" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # the checkpoint folder instead of its modules/
+        convert_main(["--modules", str(tmp_path), "--out", str(tmp_path / "x")])
+    assert f"pass --modules {modules}" in capsys.readouterr().err
     (modules / "head" / "config.json").write_text('{"_class_name": "AudioConv2DNet"}')
     with pytest.raises(SystemExit):
         convert_main(["--modules", str(modules), "--out", str(tmp_path / "y")])
