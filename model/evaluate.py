@@ -77,6 +77,9 @@ class EvalConfig(BaseModel):
     i3d: Path | None = None
     imagebind: Path | None = None
     imagebind_preset: str = "huge"
+    ia_audio: Literal["single", "imagebind"] = Field(
+        "single", description="IA's audio embedding: 'single' = one 2 s window, the clip's log-mel (the authors' "
+        "evaluation); 'imagebind' = ImageBind's own 3 windows of 2 s, averaged (identical on 2 s clips: the windows coincide)")
     sync_classifier: Path | None = None
     clips_per_video: int = Field(3, ge=1)
     num_frames: int = Field(12, ge=2)
@@ -88,7 +91,7 @@ class EvalConfig(BaseModel):
                            "(e.g. made on another machine) and refuse if any is missing")
     seed: int = 0
     bootstrap: int = Field(1000, ge=0, description="resamples for the CIs of clip-mean metrics")
-    bootstrap_frechet: int = Field(100, ge=0, description="resamples for the CIs of FID / FVD (a sqrtm each)")
+    bootstrap_frechet: int = Field(100, ge=0, description="resamples for the CIs of FID / FVD (a Fréchet distance each)")
     cache_dir: Path | None = Field(None, description="feature cache; default OUT/cache")
     report_samples: int = Field(6, ge=0, description="test clips shown side by side in the report")
     device: str = "cpu"
@@ -355,19 +358,41 @@ def bootstrap_mean_ci(values: np.ndarray, resamples: int, seed: int = 0) -> list
     return [float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))]
 
 
-def bootstrap_frechet_ci(real: np.ndarray, generated: np.ndarray, distance: Callable, resamples: int,
-                         seed: int = 0) -> list[float] | None:
+def bootstrap_frechet_ci(real: np.ndarray, generated: np.ndarray, resamples: int, seed: int = 0) -> list[float] | None:
     """95 % interval of a Fréchet distance when the test clips are resampled (paired: the same clips
-    for both sides). real / generated: (N, ...) per-clip features; rows are flattened per draw."""
+    for both sides). real / generated: (N, D) or (N, R, D) per-clip features (model.metrics.frechet)."""
     if resamples <= 0 or len(real) < 2:
         return None
-    rng = np.random.default_rng(seed)
-    draws = []
-    for _ in range(resamples):
-        index = rng.integers(0, len(real), len(real))
-        a, b = real[index], generated[index]
-        draws.append(distance(a.reshape(-1, a.shape[-1]), b.reshape(-1, b.shape[-1])))
+    from model.metrics.frechet import bootstrap_frechet_distances
+
+    draws = bootstrap_frechet_distances(real, generated, resamples, seed)
     return [float(np.percentile(draws, 2.5)), float(np.percentile(draws, 97.5))]
+
+
+IA_AUDIO = {"single": "one 2 s window, the clip's log-mel (as the authors)",
+            "imagebind": "ImageBind's 3 windows of 2 s, averaged (not the authors'; identical on 2 s clips)"}
+
+
+def authors_differences(config: EvalConfig) -> list[str]:
+    """The known ways this run's protocol differs from the authors' scripts (docs/evaluation.md)."""
+    out = [f"decoder frame pick: the source frame nearest to each {config.fps:g} fps timestamp (curation.media, the "
+           "project's one decoder); the authors' loader takes the first frame at or after it, so a frame may be one "
+           "source frame earlier here (≤ 1/source-fps, e.g. 33 ms at 30 fps)"]
+    if config.ia_audio != "single":
+        out.append(f"IA audio: {IA_AUDIO[config.ia_audio]}")
+    if config.fid_bn_mode != "authors-train":
+        out.append("FID Inception BatchNorm in eval mode (pytorch-fid); the authors' eval.py left it in training mode "
+                   "(fid_bn_mode=authors-train reproduces them)")
+    return out
+
+
+def frechet_protocol(metric: str, config: EvalConfig) -> str:
+    """The label that goes with every FID / FVD number, so no table mixes protocols."""
+    if metric == "FID":
+        return f"asva (229² bicubic, [-1, 1], frames 2..{config.num_frames}, Inception BatchNorm {config.fid_bn_mode})"
+    if metric == "FID (standard)":
+        return f"standard (torchmetrics / torch-fidelity: 299² bilinear, frames 2..{config.num_frames}, BatchNorm eval)"
+    return f"asva (StyleGAN-V I3D, {config.num_frames} frames at 224² bicubic, [-1, 1], rescale=False, resize=False)"
 
 
 # ---- scoring ----------------------------------------------------------------------------------
@@ -479,12 +504,6 @@ class Scorers:
         return out
 
 
-def _frechet():
-    from model.metrics.frechet import frechet_distance
-
-    return frechet_distance
-
-
 def score_rows(config: EvalConfig, specs: Sequence[ModelSpec], clips: pd.DataFrame, scorers: Scorers,
                clip_loader: Callable, on_progress: Callable[[str, int, int], None] | None = None
                ) -> tuple[pd.DataFrame, dict, dict[str, float]]:
@@ -514,8 +533,8 @@ def score_rows(config: EvalConfig, specs: Sequence[ModelSpec], clips: pd.DataFra
         labels = sorted({r.label for r in rows})
         text = dict(zip(labels, scorers.imagebind.text_embeddings(labels)))  # the label as written (authors' IT text)
         audio_emb = np.stack(scorers.cache.many(
-            scorers.namespace("imagebind", f"-{c.imagebind_preset}-audio"), gt_keys,
-            lambda todo: [scorers.imagebind.audio_embedding(audio_of(i), c.sample_rate) for i in todo]))
+            scorers.namespace("imagebind", f"-{c.imagebind_preset}-audio-{c.ia_audio}"), gt_keys,
+            lambda todo: [scorers.imagebind.audio_embedding(audio_of(i), c.sample_rate, c.ia_audio) for i in todo]))
     per_clip, summary_rows = [], {}
     for s, spec in enumerate(specs):
         if spec.kind == "ground_truth":
@@ -554,10 +573,12 @@ def score_rows(config: EvalConfig, specs: Sequence[ModelSpec], clips: pd.DataFra
                                                                      feats.fid_standard), ("FVD", reference.fvd, feats.fvd)):
             if real is None:
                 continue
-            distance = _frechet()
+            from model.metrics.frechet import frechet_distance
+
             r_, g_ = (real[:, 1:], gen[:, 1:]) if name.startswith("FID") else (real, gen)  # FID drops frame 1
-            metrics[name] = {"value": float(distance(r_.reshape(-1, r_.shape[-1]), g_.reshape(-1, g_.shape[-1]))),
-                             "ci95": bootstrap_frechet_ci(r_, g_, distance, c.bootstrap_frechet, c.seed)}
+            metrics[name] = {"value": frechet_distance(r_.reshape(-1, r_.shape[-1]), g_.reshape(-1, g_.shape[-1])),
+                             "ci95": bootstrap_frechet_ci(r_, g_, c.bootstrap_frechet, c.seed),
+                             "protocol": frechet_protocol(name, c)}
         timings["Fréchet + bootstrap"] = timings.get("Fréchet + bootstrap", 0.0) + time.perf_counter() - start
         summary_rows[spec.tag] = {"kind": spec.kind, "guidance": spec.guidance,
                                   "model_path": str(spec.path) if spec.path else None, "metrics": metrics}
@@ -616,11 +637,15 @@ def evaluate(config: EvalConfig, on_progress: Callable[[str, int, int], None] | 
         "protocol": {"split": config.split, "clips_per_video": config.clips_per_video, "num_frames": config.num_frames,
                      "fps": config.fps, "resolution": list(size), "sample_rate": config.sample_rate,
                      "steps": config.steps, "seed": config.seed,
-                     "fid": f"asva: 229² bicubic, frames 2..{config.num_frames}, Inception BatchNorm {config.fid_bn_mode}",
-                     "fid_standard": "299² (torchmetrics / torch-fidelity resize), frames 2..F" if config.standard_fid else None,
-                     "fvd": f"I3D torchscript, {config.num_frames} frames at 224²",
-                     "ia_it": "ImageBind raw cosine × 100 over frames 2..F; IT text = the label",
-                     "relsync_alignsync": "Eqs. 2-4, × 100; ground truth RelSync = 50"},
+                     "fid": frechet_protocol("FID", config),
+                     "fid_standard": frechet_protocol("FID (standard)", config) if config.standard_fid else None,
+                     "fvd": frechet_protocol("FVD", config),
+                     "ia_it": f"ImageBind raw cosine × 100 over frames 2..{config.num_frames}; IT text = the label; "
+                              f"IA audio: {IA_AUDIO[config.ia_audio]}",
+                     "relsync_alignsync": "Eqs. 2-4, × 100; ground truth RelSync = 50",
+                     "frechet": "exact Tr (Σa Σb)^½ from a factored eigenvalue problem (pytorch-fid's number without "
+                                "its sqrtm; model.metrics.frechet); CIs: paired bootstrap over test clips",
+                     "differences_from_authors": authors_differences(config)},
         "manifest": str(config.manifest), "videos": int(clips["video_id"].nunique()), "clips": len(clips),
         "metrics": metric_names, "row_order": list(rows), "rows": rows, "per_class": per_class,
         "decoder": decoder_versions(),
@@ -657,6 +682,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--i3d", help="i3d_torchscript.pt (FVD)")
     parser.add_argument("--imagebind", help="imagebind_huge.pth (IA, IT, AlignSync)")
     parser.add_argument("--imagebind-preset")
+    parser.add_argument("--ia-audio", choices=["single", "imagebind"],
+                        help="IA audio embedding: single 2 s window (the authors', default) or ImageBind's 3 × 2 s")
     parser.add_argument("--sync-classifier", help="sync classifier folder (RelSync, AlignSync)")
     parser.add_argument("--steps", type=int)
     parser.add_argument("--no-generate", dest="generate", action="store_false", default=None,
@@ -670,7 +697,7 @@ def main(argv: list[str] | None = None) -> int:
     overrides = list(args.set)
     flags = {"manifest": args.manifest, "split": args.split, "guidance": args.guidance, "static": args.static,
              "inception": args.inception, "fid_bn_mode": args.fid_bn_mode, "i3d": args.i3d, "imagebind": args.imagebind,
-             "imagebind_preset": args.imagebind_preset, "sync_classifier": args.sync_classifier, "steps": args.steps, "generate": args.generate,
+             "imagebind_preset": args.imagebind_preset, "ia_audio": args.ia_audio, "sync_classifier": args.sync_classifier, "steps": args.steps, "generate": args.generate,
              "bootstrap": args.bootstrap, "bootstrap_frechet": args.bootstrap_frechet, "cache_dir": args.cache_dir,
              "device": args.device, "out": args.out, "models": args.model or None}
     overrides += [f"{k}={json.dumps(v if not isinstance(v, list) else v)}" for k, v in flags.items() if v is not None]

@@ -105,6 +105,12 @@ def write_report(summary: dict, scores: pd.DataFrame, clips: pd.DataFrame, out: 
                          f'{"".join(videos)}</div></section>')
     provenance = {"decoder": summary["decoder"], "weights": summary["weights"], "protocol": summary["protocol"]}
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in summary["notes"])
+    protocol = summary["protocol"]
+    protocols = "".join(f"<li><b>{html.escape(name)}</b>: {html.escape(str(protocol[key]))}</li>" for name, key in
+                        (("FID", "fid"), ("FID (standard)", "fid_standard"), ("FVD", "fvd"), ("IA / IT", "ia_it"),
+                         ("RelSync / AlignSync", "relsync_alignsync"), ("Fréchet distance", "frechet"))
+                        if protocol.get(key) and (name not in BETTER or name in summary["metrics"]))
+    differences = "".join(f"<li>{html.escape(d)}</li>" for d in protocol.get("differences_from_authors", []))
     bars = "".join(class_bars(summary, m) for m in BAR_METRICS)
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>asva evaluation — {html.escape(str(summary['manifest']))}</title>
@@ -117,8 +123,10 @@ pre {{ background: #f6f6f6; padding: 8px; font-size: 0.8em; overflow-x: auto; }}
 </style></head><body>
 <h1>Evaluation: {summary['clips']} test clips of {summary['videos']} videos</h1>
 <p>Values with bootstrap 95 % confidence intervals over test clips (FID/FVD: the Fréchet distance recomputed on
-resampled clips). FID is the {html.escape(summary['protocol']['fid'])} protocol.</p>
+resampled clips).</p>
 <h2>Table 1</h2>{results_table(summary)}
+<h3>Protocols</h3><ul id="protocols">{protocols}</ul>
+<h3>Known differences from the authors' evaluation</h3><ul id="differences">{differences}</ul>
 <h2>Notes</h2><ul id="notes">{notes}</ul>
 <h2>Per class</h2>{bars}
 <h2>Sample clips</h2>{"".join(rows_html)}

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from model.encoders.imagebind import load_imagebind
-from model.encoders.imagebind_audio import SAMPLE_RATE, audio_clips
+from model.encoders.imagebind_audio import SAMPLE_RATE, audio_clips, centre_clip_mel
 from model.encoders.images import clip_pixels
 
 
@@ -36,15 +36,22 @@ class ImageBindIAScorer:
         return model.embed("vision", pixels).float().cpu().numpy()
 
     @torch.inference_mode()
-    def audio_embedding(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
-        """audio (S,) mono → (E,) unit vector (ImageBind's 3 clips of 2 s, averaged)."""
+    def audio_embedding(self, audio: np.ndarray, sample_rate: int, windows: str = "imagebind") -> np.ndarray:
+        """audio (S,) mono → (E,) unit vector. windows "imagebind": ImageBind's 3 clips of 2 s,
+        averaged; "single": one 2 s window, the centre (the ASVA authors' evaluation: the clip's
+        own log-mel, as AVSyncD's loader makes it)."""
         model = self.model
         wave = torch.as_tensor(np.asarray(audio, dtype=np.float32))
         if sample_rate != SAMPLE_RATE:
             import torchaudio
 
             wave = torchaudio.functional.resample(wave, sample_rate, SAMPLE_RATE)
-        mels = audio_clips(wave.numpy(), SAMPLE_RATE).unsqueeze(0)  # (1, clips, 1, mel, frames)
+        if windows == "single":
+            mels = centre_clip_mel(wave.numpy(), SAMPLE_RATE)[None, None]  # (1, 1 clip, 1, mel, frames)
+        elif windows == "imagebind":
+            mels = audio_clips(wave.numpy(), SAMPLE_RATE).unsqueeze(0)  # (1, clips, 1, mel, frames)
+        else:
+            raise ValueError(f"windows must be 'imagebind' or 'single', got {windows!r}")
         return model.embed("audio", mels.to(model.device, model.dtype))[0].float().cpu().numpy()
 
     @torch.inference_mode()

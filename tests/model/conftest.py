@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import pytest
 import torch
 from diffusers import UNet2DConditionModel
@@ -59,3 +62,21 @@ def trained_run(tmp_path_factory, synthetic_manifest, tiny_base):
 
     config = micro_train_config(synthetic_manifest, tiny_base, max_steps=2, checkpoint_every=1)
     return train(config, tmp_path_factory.mktemp("run") / "avsyncd")
+
+
+@pytest.fixture(scope="session")
+def inception_path(request: pytest.FixtureRequest) -> Path:
+    """The ASVA reference release's random FID Inception weights in pytorch-fid's state-dict layout
+    (pt_inception-2015-12-05-6726825d.pth, 91 MiB): the release's own copy when it has been
+    materialised, else regenerated from the vendored recipe (tests/asva_release_weights.py) into the
+    pytest cache. Used by the metric tests and the evaluation command's FID test."""
+    tests = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("asva_release_weights", tests / "asva_release_weights.py")
+    weights = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(weights)
+    name = "pt_inception-2015-12-05-6726825d.pth"
+    shipped = weights.reference_root() / "eval" / name
+    if shipped.is_file():
+        return shipped
+    return weights.materialize(weights.FIXTURE_ROOT / "eval" / "inception_recipe.json",
+                               request.config.cache.mkdir("asva_release_eval") / name)

@@ -1,6 +1,7 @@
 """The evaluation command end to end on a tiny setup: generated sync videos, the tiny AVSyncD of
-tests/model/conftest.py, a micro sync classifier, a tiny ImageBind in the official key layout;
-the report renders in headless Chromium and its videos play; clear errors for bad input."""
+tests/model/conftest.py, a micro sync classifier, a tiny ImageBind in the official key layout, the
+reference release's random FID Inception (pytorch-fid layout) and TorchScript I3D stand-in; the
+report renders in headless Chromium and its videos play; clear errors for bad input."""
 
 from __future__ import annotations
 
@@ -46,6 +47,12 @@ def tiny_args(manifest, out, weights, model=None):
     if model is not None:
         args += ["--model", str(model), "--guidance", "1", "4"]
     return args
+
+
+def assert_first_video_plays_with_sound(page) -> None:
+    page.evaluate("() => { const v = document.querySelector('section.clip video'); v.muted = false; return v.play(); }")
+    page.wait_for_function("""() => { const v = document.querySelector('section.clip video');
+        return v.currentTime > 0.3 && v.readyState >= 2 && v.webkitAudioDecodedByteCount > 0; }""", timeout=30000)
 
 
 def test_uniform_clip_starts_follow_the_authors_linspace():
@@ -117,9 +124,7 @@ def test_evaluate_end_to_end(eval_manifest, eval_weights, trained_run, tmp_path,
     assert page.locator("svg.bars").count() == 4
     videos = page.locator("section.clip video")
     assert videos.count() == 2 * 4
-    page.evaluate("() => { const v = document.querySelector('section.clip video'); v.muted = false; return v.play(); }")
-    page.wait_for_function("""() => { const v = document.querySelector('section.clip video');
-        return v.currentTime > 0.3 && v.readyState >= 2 && v.webkitAudioDecodedByteCount > 0; }""", timeout=30000)
+    assert_first_video_plays_with_sound(page)
     page.close()
 
     # A lost generation is refused by name, never dropped; a normal run regenerates just it.
@@ -134,20 +139,47 @@ def test_evaluate_end_to_end(eval_manifest, eval_weights, trained_run, tmp_path,
 
 
 @pytest.mark.slow
-def test_fvd_row_with_a_torchscript_i3d_stand_in(eval_manifest, tmp_path, fixtures_dir):
-    """FVD through model.metrics with the reference release's TorchScript I3D stand-in (the real call
-    signature). Ground truth against itself is 0; the cache makes the second run recompute nothing.
-    (FID goes through the same code path; a 2048-d sqrtm takes minutes on the shared test machine.)"""
+def test_fid_and_fvd_rows_of_the_whole_command(eval_manifest, inception_path, fixtures_dir, tmp_path, chromium_browser):
+    """FID (asva and standard protocols) and FVD through the whole command, with the reference
+    release's random Inception in pytorch-fid's state-dict layout and its TorchScript I3D stand-in
+    (the real call signature). Ground truth against itself is 0, Static is not; every number carries
+    its protocol label; a second run recomputes nothing; the report shows the columns, the protocols
+    and the known differences from the authors, and its videos play."""
     out = tmp_path / "eval"
-    args = ["--manifest", str(eval_manifest), "--static", "--out", str(out),
-            "--i3d", str(fixtures_dir / "asva_release" / "eval" / "i3d_standin_torchscript.pt"), "--bootstrap-frechet", "2",
-            "--set", "clips_per_video=2", "--set", "resolution=[32, 32]", "--set", "report_samples=1"]
+    args = ["--manifest", str(eval_manifest), "--static", "--out", str(out), "--inception", str(inception_path),
+            "--i3d", str(fixtures_dir / "asva_release" / "eval" / "i3d_standin_torchscript.pt"),
+            "--bootstrap-frechet", "20", "--set", "clips_per_video=1", "--set", "resolution=[32, 32]",
+            "--set", "report_samples=1"]
     assert main(args) == 0
     summary = json.loads((out / "summary.json").read_text())
+    assert summary["metrics"] == ["FID", "FVD", "FID (standard)"] and summary["clips"] == 2
+    assert set(summary["weights"]) == {"inception", "i3d"}
+    assert all(len(w["sha256"]) == 64 for w in summary["weights"].values())
     gt, static = summary["rows"]["ground_truth"]["metrics"], summary["rows"]["static"]["metrics"]
-    assert gt["FVD"]["value"] == pytest.approx(0.0, abs=1e-3)
-    assert static["FVD"]["value"] > 0 and static["FVD"]["ci95"][0] <= static["FVD"]["ci95"][1]
-    assert any("FVD: 4 clips for a 400-d covariance" in n for n in summary["notes"])
-    assert set(summary["weights"]) == {"i3d"} and summary["metrics"] == ["FVD"]
-    assert main(args) == 0
-    assert json.loads((out / "summary.json").read_text())["cache"]["misses"] == 0
+    for name in ("FID", "FID (standard)", "FVD"):
+        assert gt[name]["value"] == pytest.approx(0.0, abs=1e-6 * max(1.0, static[name]["value"]))
+        assert np.isfinite(static[name]["value"]) and static[name]["value"] > 1e-3
+        low, high = static[name]["ci95"]
+        assert np.isfinite(low) and low <= high
+    assert static["FID"]["protocol"].startswith("asva (229²") and "BatchNorm eval" in static["FID"]["protocol"]
+    assert static["FID (standard)"]["protocol"].startswith("standard (torchmetrics / torch-fidelity: 299²")
+    assert static["FVD"]["protocol"].startswith("asva (StyleGAN-V I3D, 12 frames at 224²")
+    assert static["FID"]["value"] != pytest.approx(static["FID (standard)"]["value"], rel=1e-3)  # two protocols
+    differences = " ".join(summary["protocol"]["differences_from_authors"])
+    assert "nearest to each 6 fps timestamp" in differences and "BatchNorm" in differences
+    assert any("FVD: 2 clips for a 400-d covariance" in n for n in summary["notes"])
+
+    assert main(args) == 0  # every feature comes from the cache
+    again = json.loads((out / "summary.json").read_text())
+    assert again["cache"]["misses"] == 0 and again["rows"] == summary["rows"]
+
+    page = chromium_browser.new_page()
+    page.goto((out / "report.html").as_uri())
+    header = page.locator("#results thead").inner_text()
+    assert "FID" in header and "FVD" in header and "FID (standard)" in header
+    assert page.locator("#results tbody tr").count() == 2
+    assert "229²" in page.locator("#protocols").inner_text()
+    assert "first frame at or after" in page.locator("#differences").inner_text()
+    assert page.locator("section.clip video").count() == 2
+    assert_first_video_plays_with_sound(page)
+    page.close()

@@ -1,8 +1,7 @@
 """Reference artifacts of the authors' evaluation code (tests/fixtures/asva_release/eval, or
 $ASVA_REFERENCE_DIR/eval) and the networks loaded from them, once per session. The release's 91 MiB
-random Inception state dict is regenerated from the vendored recipe
-(tests/fixtures/asva_release/eval/inception_recipe.json) by the one regenerator,
-tests/asva_release_weights.py.
+random Inception state dict is the `inception_path` fixture of tests/model/conftest.py (shared with
+the evaluation command's tests).
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ weights = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(weights)
 
 FIXTURE_ROOT = weights.FIXTURE_ROOT
-INCEPTION_FILE = "pt_inception-2015-12-05-6726825d.pth"
 
 
 @pytest.fixture(scope="session")
@@ -39,17 +37,6 @@ def reference_videos(reference_eval_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     """(real, generated) clips (8, 12, 64, 64, 3) uint8."""
     videos = np.load(reference_eval_dir / "videos.npz")
     return videos["real_uint8"], videos["generated_uint8"]
-
-
-@pytest.fixture(scope="session")
-def inception_path(request: pytest.FixtureRequest, reference_eval_dir: Path) -> Path:
-    """The reference's random Inception weights in pytorch-fid's layout: the release's own copy when
-    it has been materialised there, else regenerated from the vendored recipe into the pytest cache."""
-    shipped = reference_eval_dir / INCEPTION_FILE
-    if shipped.is_file():
-        return shipped
-    return weights.materialize(FIXTURE_ROOT / "eval" / "inception_recipe.json",
-                               request.config.cache.mkdir("asva_release_eval") / INCEPTION_FILE)
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""Fréchet distance: closed forms, scipy, torchmetrics, identical sets, bad input."""
+"""Fréchet distance: closed forms, pytorch-fid (scipy sqrtm), torchmetrics, identical sets, the
+bootstrap against recomputation on duplicated rows, bad input."""
 
 import numpy as np
 import pytest
@@ -6,7 +7,9 @@ import scipy.linalg
 import torch
 from torchmetrics.image.fid import _compute_fid
 
-from model.metrics.frechet import feature_statistics, frechet_distance
+from pytorch_fid.fid_score import calculate_frechet_distance
+
+from model.metrics.frechet import bootstrap_frechet_distances, feature_statistics, frechet_distance
 
 
 def samples_with_moments(mean: np.ndarray, cov: np.ndarray, n: int, seed: int) -> np.ndarray:
@@ -72,6 +75,46 @@ def test_singular_covariances_give_a_finite_positive_distance():
     rng = np.random.default_rng(7)
     d = frechet_distance(rng.standard_normal((10, 50)), rng.standard_normal((12, 50)) + 1.0)
     assert np.isfinite(d) and d > 50  # the mean shift alone contributes 50
+
+
+def pytorch_fid_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """The reference: pytorch-fid's sqrtm-based function on the same statistics."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # its deprecated sqrtm `disp` argument, singular-product notes
+        return float(calculate_frechet_distance(*feature_statistics(a), *feature_statistics(b)))
+
+
+@pytest.mark.parametrize("n_a, n_b, dim", [(400, 300, 64), (120, 90, 256), (700, 40, 96)],
+                         ids=["more-rows-than-dims", "fewer-rows-than-dims", "mixed"])
+def test_equals_pytorch_fid_sqrtm_on_random_data(n_a, n_b, dim):
+    rng = np.random.default_rng(n_a + dim)
+    a = rng.standard_normal((n_a, dim)) @ rng.standard_normal((dim, dim)) * 0.3 + rng.uniform(-1, 1, dim)
+    b = np.abs(rng.standard_normal((n_b, dim))) ** 1.5 + 0.2  # a non-Gaussian, shifted set
+    assert frechet_distance(a, b) == pytest.approx(pytorch_fid_distance(a, b), rel=1e-6)
+
+
+def test_a_singular_covariance_with_more_rows_than_dims_equals_pytorch_fid():
+    # 500 rows in a 20-d subspace of 48 dims: the Cholesky factor does not exist, the eigen-factor does.
+    rng = np.random.default_rng(8)
+    a = rng.standard_normal((500, 20)) @ rng.standard_normal((20, 48))
+    b = rng.standard_normal((300, 48)) + 0.5
+    assert frechet_distance(a, b) == pytest.approx(pytorch_fid_distance(a, b), rel=1e-6)
+
+
+def test_bootstrap_draws_equal_recomputing_on_the_resampled_rows():
+    # Paired resampling of clips (3 rows each, as FID's frames); each draw = pytorch-fid on the duplicated rows.
+    rng = np.random.default_rng(9)
+    real = rng.standard_normal((12, 3, 40))
+    generated = rng.standard_normal((12, 3, 40)) * 1.3 + 0.1
+    draws = bootstrap_frechet_distances(real, generated, resamples=5, seed=3)
+    index_rng = np.random.default_rng(3)
+    for draw in draws:
+        index = index_rng.integers(0, 12, 12)
+        expected = pytorch_fid_distance(real[index].reshape(-1, 40), generated[index].reshape(-1, 40))
+        assert draw == pytest.approx(expected, rel=1e-6)
+    assert len(set(np.round(draws, 9))) == 5  # resamples differ
 
 
 @pytest.mark.parametrize("a, b, message", [
