@@ -6,7 +6,11 @@ gradient clipping, AdamW. Variants differ in what the fix changed:
 
 - precision: the old default (`bf16` everywhere) vs `auto` (`curation/precision.py`: fp32 unless
   the CPU has native bf16 and bf16 measures faster);
-- workers: synthetic clips rendered in the training process vs in one DataLoader worker.
+- data: a fresh synthetic video rendered, and its log-mel and frames computed, per example (old)
+  vs videos rendered and analysed once and examples cut from them (`data.synthetic_pool`, new;
+  the pool is filled before timing, as it is after the first steps of a run);
+- threads: torch's default (all cores) vs the idle cores (`threads_for_this_machine`, new): on
+  shared cores, extra threads wait for each other on every small op.
 
 An AVX2-only CPU (the issue's machine) is emulated on an AVX-512/AMX machine by capping torch's and
 oneDNN's instruction sets (`ATEN_CPU_CAPABILITY=avx2`, `ONEDNN_MAX_CPU_ISA=AVX2`). Every variant
@@ -31,18 +35,20 @@ from benchmarks.common import machine, write_result
 
 AVX2_ENV = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
 
-# name → (emulate AVX2?, precision, DataLoader workers)
-OLD_AVX2, NEW_AVX2, OLD_NATIVE, NEW_NATIVE = "avx2 old: bf16", "avx2 new: auto", "native old: bf16", "native new: auto"
+# name → (emulate AVX2?, precision, DataLoader workers, synthetic pool (0: a fresh video per example), threads)
+OLD_AVX2, NEW_AVX2, OLD_NATIVE, NEW_NATIVE = "avx2 old: bf16", "avx2 new", "native old: bf16", "native new"
+POOL = 16
 VARIANTS = {
-    OLD_AVX2: (True, "bf16", 0),
-    NEW_AVX2: (True, "auto", 0),
-    "avx2 new: auto + 1 worker": (True, "auto", 1),
-    OLD_NATIVE: (False, "bf16", 0),
-    NEW_NATIVE: (False, "auto", 0),
+    OLD_AVX2: (True, "bf16", 0, 0, "default"),
+    "avx2 old: fp32": (True, "no", 0, 0, "default"),
+    "avx2 new: auto precision only": (True, "auto", 0, 0, "default"),
+    NEW_AVX2: (True, "auto", 0, POOL, "auto"),
+    OLD_NATIVE: (False, "bf16", 0, 0, "default"),
+    NEW_NATIVE: (False, "auto", 0, POOL, "auto"),
 }
 
 
-def run_variant(precision: str, workers: int, steps: int) -> dict:
+def run_variant(precision: str, workers: int, pool: int, threads: str, steps: int) -> dict:
     """Time `steps` training steps (after one warm-up step) in this process."""
     import torch
     from torch.utils.data import DataLoader
@@ -52,14 +58,19 @@ def run_variant(precision: str, workers: int, steps: int) -> dict:
     from sync_classifier.contrastive import sync_contrastive_loss
     from sync_classifier.data import SyntheticTrainingSet, collate_examples
     from sync_classifier.model import SyncClassifier
+    from sync_classifier.train import threads_for_this_machine
 
-    config = load_config("tiny", None, ["data.synthetic=true"])
+    if threads == "auto":
+        torch.set_num_threads(threads_for_this_machine()[0])
+    config = load_config("tiny", None, ["data.synthetic=true", f"data.synthetic_pool={pool}"])
     torch.manual_seed(0)
     model = SyncClassifier(config.model)
     choice = resolve_precision(precision, "cpu")
     dtype_enabled = choice.mixed_precision == "bf16"
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     dataset = SyntheticTrainingSet(config.model, config.data, seed=0)
+    for which in range(pool):  # fill the pool first: the steady state of a run
+        dataset._pooled(which)
     batches = iter(DataLoader(dataset, batch_size=config.train.batch_size, collate_fn=collate_examples,
                               num_workers=workers, persistent_workers=workers > 0))
     times, data_times = [], []
@@ -86,13 +97,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variant", help=argparse.SUPPRESS)  # internal: run one variant, print JSON
     args = parser.parse_args(argv)
     if args.variant:
-        _, precision, workers = VARIANTS[args.variant]
-        print(json.dumps(run_variant(precision, workers, args.steps)))
+        _, precision, workers, pool, threads = VARIANTS[args.variant]
+        print(json.dumps(run_variant(precision, workers, pool, threads, args.steps)))
         return 0
 
     results: dict[str, list[float]] = {name: [] for name in VARIANTS}
     data: dict[str, list[float]] = {name: [] for name in VARIANTS}
     info: dict[str, dict] = {}
+    start_load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     for round_index in range(args.rounds):
         for name, (avx2, *_rest) in VARIANTS.items():
             env = os.environ | (AVX2_ENV if avx2 else {})
@@ -113,15 +125,18 @@ def main(argv: list[str] | None = None) -> int:
         f"{machine()}; CPU flags {' '.join(flags)}. A shared machine (other helpers' jobs running): variants "
         "interleaved, medians over all rounds. Step = DataLoader batch (4 generated videos × 21 clips) + forward + "
         "loss + backward + clip + AdamW, tiny preset. \"avx2\" rows cap torch/oneDNN at AVX2 "
-        "(`ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2`), the issue's kind of CPU.", "",
-        "| variant | precision chosen | torch kernels | s/step (median) | of which waiting for data | "
-        "speed-up vs the old default on that CPU |",
-        "|---|---|---|---:|---:|---:|",
+        "(`ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2`), the issue's kind of CPU. "
+        f"Load average before / after: {start_load} / {' '.join(f'{x:.1f}' for x in os.getloadavg())}.", "",
+        "| variant | precision chosen | data | torch threads | torch kernels | s/step (median) | of which waiting "
+        "for data | speed-up vs the old default on that CPU |",
+        "|---|---|---|---:|---|---:|---:|---:|",
     ]
-    for name in VARIANTS:
+    for name, (_, _, _, pool, _) in VARIANTS.items():
         base = median[OLD_AVX2 if name.startswith("avx2") else OLD_NATIVE]
-        lines.append(f"| {name} | {info[name]['precision']} | {info[name]['capability']} | {median[name]:.2f} | "
-                     f"{statistics.median(data[name]):.2f} | {base / median[name]:.1f}× |")
+        source = f"pool of {pool} videos" if pool else "fresh video per example"
+        lines.append(f"| {name} | {info[name]['precision']} | {source} | {info[name]['threads']} | "
+                     f"{info[name]['capability']} | {median[name]:.2f} | {statistics.median(data[name]):.2f} | "
+                     f"{base / median[name]:.1f}× |")
     lines += ["", f"Precision decisions: AVX2 — {info[NEW_AVX2]['reason']}; native — {info[NEW_NATIVE]['reason']}.", ""]
     write_result("sync_classifier_step_speed", "\n".join(lines))
     return 0

@@ -1,24 +1,36 @@
-"""`make demo`: the whole chain on a small demo set, with the embedded Prefect API.
+"""`make demo`: the whole chain on the toy domain (a lamp flashing on clicks), on the embedded Prefect API.
 
-1. the demo set: real clips (data/examples), generated clips with known scene cuts,
-   static, silent and chaotic scenes, and deliberately broken files;
-2. `train-sync-classifier`: a tiny sync classifier trained briefly on generated sync clips;
-3. `curate-vggsound` on the demo set, scoring every window with PSync from that classifier
-   (so every branch of the pipeline shows up in the manifests, filters included);
-4. AVSyncD: a tiny model trained briefly on generated sync clips animates the authors' lion
-   picture with a lion's roar (model/demo.py); the mp4's path is printed.
+1. toy data: long toy clips for the sync classifier (train / held-out test, plus out-of-sync
+   copies of the test clips), next to the demo set (real clips, generated clips with scene cuts,
+   static / silent / chaotic scenes, deliberately broken files);
+2. `train-sync-classifier` on the toy clips; its held-out accuracy (VGGSoundSync protocol, ±5 of
+   31 offsets) is printed, loudly when it misses 90 %;
+3. `curate-vggsound` on the demo set + the toy test clips in and out of sync, with PSync from that
+   classifier as a filter (the out-of-sync copies should go);
+4. AVSyncD on the toy base (a tiny image diffusion model fitted to toy frames), trained briefly;
+5. held-out toy images animated with held-out sounds, by AVSyncD and by the same model with no
+   sound: event F1 of both, and a side-by-side mp4 with the sound;
+6. the authors' lion picture + roar, when their converted AVSyncD is there (else: says so).
 
-    python -m flows.demo --out data/demo                     # ~8 min on 2 CPU cores
-    python -m flows.demo --out data/demo --curation-only     # step 1 and 3 without PSync, ~25 s
+Writes OUT/summary.json: held-out sync accuracies, event F1s, curation counts, seconds per stage.
+
+    python -m flows.demo --out data/demo                     # `make demo`
+    python -m flows.demo --out /tmp/demo --quick             # the same chain at smoke size (~1 min)
+    python -m flows.demo --out data/demo --curation-only     # steps 1 and 3 without PSync, ~25 s
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import shutil
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 
 import yaml
@@ -30,26 +42,38 @@ REAL_CLIPS = REPO / "data" / "examples"  # with their origins in its README.md
 DEMO_CONFIG = REPO / "configs" / "demo.yaml"
 # (file, label folder): real footage with sound; the rotated one has two hard cuts.
 DEMO_REAL = [("hitting_metal.mp4", "hitting"), ("issue-134-rotate.mp4", "movie_scene")]
-# The demo's sync classifier: long enough to learn (held-out accuracy ≈ 45 % at 500 steps, ≈ 85 % at 750,
-# > 90 % after ≈ 1000; chance 35.5 %; BENCHMARKS.md), short enough for a demo under ~10 min (≈ 6 min on 2
-# idle cores). Capped in wall time on a busy machine.
-SYNC_STEPS = 750
-SYNC_MAX_MINUTES = 6.5
-SYNC_EVAL_VIDEOS = 16
-SYNC_DEMO_SETTINGS = {"train": {"eval_every": 0, "eval_videos": 8, "checkpoint_every": 200, "log_every": 50}}
+# Curation folders of the toy test clips: in sync, and with the sound 1 s late.
+TOY_IN_SYNC, TOY_OUT_OF_SYNC = "toy_lamp_in_sync", "toy_lamp_out_of_sync"
+# PSync (0..1) below this drops a window as not synchronized: a classifier that finds the true
+# offset gives in-sync windows well above it and 1 s shifted ones well below.
+PSYNC_MIN = 0.3
 
 
-def build_demo_set(root: Path, seed: int = 0) -> Path:
-    """Write the demo videos under root/videos/<label>/ and return that folder."""
+def build_demo_set(root: Path, seed: int = 0, generated: bool = True) -> Path:
+    """Write the demo videos under root/videos/<label>/ and return that folder (`generated=False`:
+    only the real clips and the broken files, for the smoke-size demo)."""
     videos = root / "videos"
     if videos.exists():
         shutil.rmtree(videos)
-    make_demo_set(videos, seed=seed)
+    if generated:
+        make_demo_set(videos, seed=seed)
     for name, label in DEMO_REAL:
         (videos / label).mkdir(parents=True, exist_ok=True)
         shutil.copy(REAL_CLIPS / name, videos / label / name)
     write_bad_inputs(videos / "broken")
     return videos
+
+
+def add_toy_test_clips(videos: Path, toy_sync_root: Path) -> None:
+    """Copy the toy sync test clips (in sync) and their out-of-sync copies into the curation input."""
+    import pandas as pd
+
+    rows = pd.read_parquet(toy_sync_root / "clips.parquet")
+    for row in rows[rows.split == "test"].itertuples():
+        for folder, source in ((TOY_IN_SYNC, toy_sync_root / row.path),
+                               (TOY_OUT_OF_SYNC, toy_sync_root / "out_of_sync" / row.label / Path(row.path).name)):
+            (videos / folder).mkdir(parents=True, exist_ok=True)
+            shutil.copy(source, videos / folder / source.name)
 
 
 def start_embedded_api() -> threading.Thread | None:
@@ -72,7 +96,7 @@ def start_embedded_api() -> threading.Thread | None:
 
 def curation_config_with_psync(base: Path, checkpoint: Path, out: Path) -> Path:
     """The demo's curation config plus PSync (12 fps analysis frames resolve its 0.2 s shifts) and
-    a run-quantile PSync filter, written next to the run so it is on record."""
+    an absolute PSync filter, written next to the run so it is on record."""
     config = yaml.safe_load(base.read_text()) or {}
     config.setdefault("media", {})["fps"] = 12
     config["metrics"] = ["pixel", "amplitude", "psync"]
@@ -80,31 +104,30 @@ def curation_config_with_psync(base: Path, checkpoint: Path, out: Path) -> Path:
     from curation.config import load_config
 
     config["filters"] = [rule.model_dump(exclude_none=True) for rule in load_config(base).filters] + [
-        {"metric": "psync", "min_quantile": 0.1, "low_reason": "not_synchronized"}]
+        {"metric": "psync", "min": PSYNC_MIN, "low_reason": "not_synchronized"}]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("# written by flows/demo.py\n" + yaml.safe_dump(config, sort_keys=False))
     return out
 
 
-def train_sync_model(out: Path, with_prefect: bool) -> tuple[Path, dict]:
-    """A tiny sync classifier on generated clips: (its model folder, its held-out accuracy)."""
-    settings = out.parent / "sync_demo.yaml"
-    settings.write_text(yaml.safe_dump(SYNC_DEMO_SETTINGS))
+def train_sync_model(out: Path, manifest: Path, settings: dict, with_prefect: bool) -> tuple[Path, dict, int]:
+    """The toy sync classifier: (its model folder, held-out accuracy on the manifest's test split, steps)."""
+    settings_file = out.parent / "sync_demo.yaml"
+    settings_file.parent.mkdir(parents=True, exist_ok=True)
+    settings_file.write_text(yaml.safe_dump(settings))
     if with_prefect:
         from flows.train_sync import train_sync_classifier
 
-        result = train_sync_classifier(out=str(out), synthetic=True, preset="tiny", config=str(settings),
-                                       max_steps=SYNC_STEPS, max_minutes=SYNC_MAX_MINUTES,
-                                       eval_synthetic_videos=SYNC_EVAL_VIDEOS)
-        return Path(result["model"]), result["accuracy"]
+        result = train_sync_classifier(out=str(out), manifest=str(manifest), preset="tiny", config=str(settings_file),
+                                       train_split="train", eval_split="test")
+        return Path(result["model"]), result["accuracy"], result["steps"]
     from sync_classifier.config import load_config
     from sync_classifier.evaluate import evaluate_checkpoint
     from sync_classifier.train import train
 
-    config = load_config("tiny", settings, ["data.synthetic=true", f"train.max_steps={SYNC_STEPS}",
-                                            f"train.max_minutes={SYNC_MAX_MINUTES}"])
-    model = train(config, out).final_model
-    return model, evaluate_checkpoint(str(model), synthetic=SYNC_EVAL_VIDEOS).as_dict()
+    config = load_config("tiny", settings_file, [f"data.manifest={json.dumps(str(manifest))}", "data.split=train"])
+    result = train(config, out)
+    return result.final_model, evaluate_checkpoint(str(result.final_model), manifest=str(manifest), split="test").as_dict(), result.steps
 
 
 def curate(videos: Path, manifests: Path, config: Path, with_prefect: bool) -> dict:
@@ -119,47 +142,144 @@ def curate(videos: Path, manifests: Path, config: Path, with_prefect: bool) -> d
     return run_curation(collect_items(videos=videos), manifests, load_config(config))
 
 
+def loud(message: str) -> None:
+    bar = "!" * 100
+    print(f"\n{bar}\n{message}\n{bar}\n", flush=True)
+
+
+def machine_state() -> dict:
+    """CPU flags that decide speed and precision, cores, and the load average (1, 5, 15 min)."""
+    wanted = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
+    try:
+        flags = sorted(set(open("/proc/cpuinfo").read().split()) & set(wanted))
+    except OSError:
+        flags = []
+    return {"cpu_flags": flags, "cores": len(os.sched_getaffinity(0)),
+            "load_average": [round(x, 2) for x in os.getloadavg()]}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m flows.demo", description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=Path("data/demo"))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true",
+                        help="every step at smoke size (about a minute; accuracies and F1s mean nothing)")
     parser.add_argument("--curation-only", action="store_true",
                         help="only build the demo set and curate it (no training, no PSync, no animation)")
     parser.add_argument("--without-prefect", action="store_true",
                         help="run the same steps as plain library calls (benchmarks/prefect_overhead.py compares the two)")
+    parser.add_argument("--authors-model", help="the authors' AVSyncD converted as in README 'Use the authors' models', "
+                        "for the lion + roar example (default: $ASVA_AVSYNCD_MODEL, else data/models/avsyncd-avsync15)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads for AVSyncD (default 1: tiny ops gain little from 2, and stall when shared)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
+    seconds: dict[str, float] = {}
+    out = args.out
+
+    @contextmanager
+    def stage(name: str) -> Iterator[None]:
+        begin = time.perf_counter()
+        print(f"[{begin - started:.0f} s] {name} ...", flush=True)
+        yield
+        seconds[name] = round(time.perf_counter() - begin, 1)
+
     with_prefect = not args.without_prefect
-    api_start = start_embedded_api() if with_prefect else None
-    videos = build_demo_set(args.out, args.seed)
-    print(f"demo set: {sum(1 for p in videos.rglob('*') if p.is_file())} files in {videos}")
-    for previous in ("curated", "sync", "avsyncd/run"):
-        shutil.rmtree(args.out / previous, ignore_errors=True)  # the demo always starts over; real runs resume
-    if api_start is not None:
-        api_start.join()
+    from model.demo import FULL, QUICK, authors_model_folder, sync_settings, write_toy_sync_clips
+
+    sizes = QUICK if args.quick else FULL
+    if not args.curation_only:
+        authors_model_folder(args.authors_model)  # a named folder that is not there: fail now, not after minutes
+    for previous in ("curated", "sync", "toy_sync", "avsyncd"):
+        shutil.rmtree(out / previous, ignore_errors=True)  # the demo always starts over; real runs resume
+    summary: dict = {"quick": args.quick, "sizes": asdict(sizes), "machine_at_start": machine_state()}
+
+    with stage("demo data"):
+        api_start = start_embedded_api() if with_prefect else None
+        videos = build_demo_set(out, args.seed, generated=not args.quick)
+        if not args.curation_only:
+            sync_manifest = write_toy_sync_clips(out / "toy_sync", sizes, seed=args.seed, progress=True)
+            add_toy_test_clips(videos, out / "toy_sync")
+        print(f"curation input: {sum(1 for p in videos.rglob('*') if p.is_file())} files in {videos}")
+        if api_start is not None:
+            api_start.join()
 
     config = DEMO_CONFIG
     if not args.curation_only:
-        print(f"[{time.perf_counter() - started:.0f} s] training a tiny sync classifier on generated clips ...")
-        sync_model, accuracy = train_sync_model(args.out / "sync", with_prefect)
-        print(f"sync classifier {sync_model}: held-out accuracy (±5 of 31 offsets) "
-              f"A→V {100 * accuracy['a2v']:.0f} %, V→A {100 * accuracy['v2a']:.0f} % on {accuracy['videos']} videos")
-        config = curation_config_with_psync(DEMO_CONFIG, sync_model, args.out / "curation.yaml")
+        with stage("sync classifier"):
+            settings = sync_settings(sizes)
+            sync_model, accuracy, steps = train_sync_model(out / "sync", sync_manifest, settings, with_prefect)
+        from sync_classifier.train import accuracy_verdict
 
-    print(f"[{time.perf_counter() - started:.0f} s] curating the demo set ...")
-    from flows.curate import print_summary
+        target = settings["train"]["target_accuracy"]
+        reached, warning = accuracy_verdict(accuracy, target, steps < settings["train"]["max_steps"], steps)
+        print(f"sync classifier {sync_model}: held-out accuracy (±5 of 31 offsets, chance 35.5 %) "
+              f"A→V {100 * accuracy['a2v']:.0f} %, V→A {100 * accuracy['v2a']:.0f} % on {accuracy['videos']} toy videos "
+              f"after {steps} steps")
+        if warning:
+            loud(warning)
+        summary |= {"sync_accuracy_a2v": accuracy["a2v"], "sync_accuracy_v2a": accuracy["v2a"],
+                    "sync_held_out_videos": accuracy["videos"], "sync_steps": steps, "sync_target": target,
+                    "sync_reached_target": reached, "sync_warning": warning, "sync_model": str(sync_model)}
+        config = curation_config_with_psync(DEMO_CONFIG, sync_model, out / "curation.yaml")
 
-    manifests = args.out / "curated"
-    summary = curate(videos, manifests, config, with_prefect)
-    print_summary(summary, str(manifests))
+    with stage("curation"):
+        from flows.curate import print_summary
 
-    if not args.curation_only:
-        from model.demo import run_demo
+        manifests = out / "curated"
+        curated = curate(videos, manifests, config, with_prefect)
+        print_summary(curated, str(manifests))
+    per_class = {row["label"]: row for row in curated["per_class"]}
+    summary["curation"] = {key: curated[key] for key in ("videos", "videos_ok", "windows", "windows_passed",
+                                                         "windows_failed_by_reason", "clips")}
+    if args.curation_only:
+        return _finish(summary, seconds, started, out)
 
-        print(f"[{time.perf_counter() - started:.0f} s] AVSyncD: tiny model, short training, animation ...")
-        mp4 = run_demo(args.out / "avsyncd", threads=1)
-        print(f"AVSyncD demo video (lion picture animated with a lion's roar, sound muxed in): {mp4.resolve()}")
-    print(f"demo finished in {time.perf_counter() - started:.0f} s")
+    summary["curation"]["toy_windows_passed"] = {
+        name: f"{per_class[name]['windows_passed']}/{per_class[name]['windows']}" if name in per_class else "0/0"
+        for name in (TOY_IN_SYNC, TOY_OUT_OF_SYNC)}
+    print(f"PSync filter (min {PSYNC_MIN}) on the toy test clips, windows passed: "
+          f"in sync {summary['curation']['toy_windows_passed'][TOY_IN_SYNC]}, "
+          f"sound 1 s late {summary['curation']['toy_windows_passed'][TOY_OUT_OF_SYNC]}")
+
+    from model.demo import animate_held_out, authors_lion_example, train_toy_avsyncd
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    with stage("AVSyncD on the toy base"):
+        trained = train_toy_avsyncd(out / "avsyncd", sizes, seed=args.seed, threads=args.threads)
+    summary["avsyncd"] = {key: trained[key] for key in ("final_pipeline", "steps", "base")}
+    with stage("animation and event F1"):
+        animated = animate_held_out(trained["final_pipeline"], trained["manifest"], out, sizes, seed=args.seed)
+    with_audio, without_audio = animated["event_with_audio"], animated["event_without_audio"]
+    summary |= {"event_f1_with_audio": with_audio["f1"], "event_f1_without_audio": without_audio["f1"],
+                "event_scores": {"with_audio": with_audio, "without_audio": without_audio,
+                                 "real_clips": animated["event_real_clips"]},
+                "held_out_clips": animated["test_clips"], "guidance": animated["guidance"],
+                "side_by_side_mp4": str(Path(animated["side_by_side_mp4"]).resolve())}
+    print(f"event F1 (±1 frame) on {len(animated['test_clips'])} held-out toy clips: AVSyncD with the sound "
+          f"{with_audio['f1']:.2f}, the same model without it {without_audio['f1']:.2f} "
+          f"(real clips {animated['event_real_clips']['f1']:.2f})")
+    print(f"side by side (real | AVSyncD + sound | no sound, with the sound): {summary['side_by_side_mp4']}")
+    if with_audio["f1"] <= without_audio["f1"]:
+        loud(f"AVSyncD did not follow the sound better than without it (event F1 {with_audio['f1']:.2f} vs "
+             f"{without_audio['f1']:.2f}): the demo's training budget was too small for this run")
+
+    with stage("authors' lion example"):
+        lion = authors_lion_example(out, args.authors_model, steps=2 if args.quick else 50)
+    summary |= lion
+    print(f"lion + roar (authors' AVSyncD): {lion['lion_mp4']}" if lion["lion_mp4"] else
+          f"lion + roar example skipped: {lion['lion_skipped']}")
+    return _finish(summary, seconds, started, out)
+
+
+def _finish(summary: dict, seconds: dict, started: float, out: Path) -> int:
+    summary |= {"seconds": seconds, "total_seconds": round(time.perf_counter() - started, 1),
+                "machine_at_end": machine_state()}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.json").write_text(json.dumps(summary, indent=1, default=str) + "\n")
+    print(f"demo finished in {summary['total_seconds']:.0f} s; summary: {(out / 'summary.json').resolve()}")
     return 0
 
 
