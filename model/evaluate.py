@@ -392,6 +392,8 @@ def frechet_protocol(metric: str, config: EvalConfig) -> str:
         return f"asva (229² bicubic, [-1, 1], frames 2..{config.num_frames}, Inception BatchNorm {config.fid_bn_mode})"
     if metric == "FID (standard)":
         return f"standard (torchmetrics / torch-fidelity: 299² bilinear, frames 2..{config.num_frames}, BatchNorm eval)"
+    if metric == "FVD (standard)":
+        return "standard (StyleGAN-V fvd2048_16f-style: I3D on the first 16 frames, rescale=True, resize=True)"
     return f"asva (StyleGAN-V I3D, {config.num_frames} frames at 224² bicubic, [-1, 1], rescale=False, resize=False)"
 
 
@@ -404,6 +406,7 @@ class ClipFeatures:
     fid: np.ndarray | None = None  # (N, F, 2048) pool3 features
     fid_standard: np.ndarray | None = None  # (N, F, 2048), 299² protocol
     fvd: np.ndarray | None = None  # (N, 400)
+    fvd_standard: np.ndarray | None = None  # (N, 400), StyleGAN-V's 16-frame protocol (clips of ≥ 16 frames)
     image_embeddings: np.ndarray | None = None  # (N, F, E) ImageBind unit vectors
     sync: np.ndarray | None = None  # (N,) φ(a, v)
 
@@ -479,14 +482,20 @@ class Scorers:
             if c.standard_fid:
                 out.fid_standard = timed("FID (standard)", lambda: fid_of("standard"))
         if self.i3d is not None:
-            from model.metrics.fvd import fvd_features
+            from model.metrics.fvd import NUM_FRAMES, fvd_features
 
-            def fvd_compute(todo: list[int]) -> list[np.ndarray]:
-                feats = [fvd_features(np.stack([frames(i) for i in todo[b : b + c.batch_size]]), self.i3d)
-                         for b in range(0, len(todo), c.batch_size)]
-                return list(np.concatenate(feats))
+            def fvd_of(protocol: str) -> np.ndarray:
+                def compute(todo: list[int]) -> list[np.ndarray]:
+                    feats = [fvd_features(np.stack([frames(i) for i in todo[b : b + c.batch_size]]), self.i3d, protocol)
+                             for b in range(0, len(todo), c.batch_size)]
+                    return list(np.concatenate(feats))
 
-            out.fvd = timed("FVD", lambda: np.stack(self.cache.many(self.namespace("i3d"), list(keys), fvd_compute)))
+                ns = self.namespace("i3d", "" if protocol == "asva" else f"-{protocol}")
+                return np.stack(self.cache.many(ns, list(keys), compute))
+
+            out.fvd = timed("FVD", lambda: fvd_of("asva"))
+            if c.num_frames >= NUM_FRAMES["standard"]:  # StyleGAN-V's 16-frame FVD when the clips allow it
+                out.fvd_standard = timed("FVD (standard)", lambda: fvd_of("standard"))
         if self.imagebind is not None:
             ib = self.imagebind
             ns = self.namespace("imagebind", f"-{c.imagebind_preset}")
@@ -569,8 +578,10 @@ def score_rows(config: EvalConfig, specs: Sequence[ModelSpec], clips: pd.DataFra
                 metrics[name] = {"value": float(table[name].mean()), "std": float(table[name].std(ddof=1)) if n > 1 else 0.0,
                                  "ci95": bootstrap_mean_ci(table[name].to_numpy(), c.bootstrap, c.seed)}
         start = time.perf_counter()
-        for name, real, gen in (("FID", reference.fid, feats.fid), ("FID (standard)", reference.fid_standard,
-                                                                     feats.fid_standard), ("FVD", reference.fvd, feats.fvd)):
+        for name, real, gen in (("FID", reference.fid, feats.fid),
+                                ("FID (standard)", reference.fid_standard, feats.fid_standard),
+                                ("FVD", reference.fvd, feats.fvd),
+                                ("FVD (standard)", reference.fvd_standard, feats.fvd_standard)):
             if real is None:
                 continue
             from model.metrics.frechet import frechet_distance
@@ -616,8 +627,8 @@ def evaluate(config: EvalConfig, on_progress: Callable[[str, int, int], None] | 
     scorers = Scorers(config, weights, cache)
     scores, rows, timings = score_rows(config, specs, clips, scorers, clip_loader, on_progress)
     write_parquet_atomic(scores, out / "scores.parquet")
-    metric_names = [m for m in ("FID", "FVD", "IA", "IT", "RelSync", "AlignSync", "FID (standard)")
-                    if any(m in r["metrics"] for r in rows.values())]
+    table_order = ("FID", "FVD", "IA", "IT", "RelSync", "AlignSync", "FID (standard)", "FVD (standard)")
+    metric_names = [m for m in table_order                    if any(m in r["metrics"] for r in rows.values())]
     per_class = {tag: {label: {m: float(g[m].mean()) for m in ("IA", "IT", "RelSync", "AlignSync") if m in g}
                        for label, g in scores[scores["model"] == tag].groupby("label")} for tag in rows}
     notes = []
@@ -631,8 +642,9 @@ def evaluate(config: EvalConfig, on_progress: Callable[[str, int, int], None] | 
     elif "i3d" in weights:
         notes.append(f"FVD: {len(clips)} clips for a 400-d covariance (rank ≤ {len(clips) - 1}): barely full rank; "
                      "expect wide CIs")
-    notes.append("FVD of 16-frame clips (StyleGAN-V fvd2048_16f) not computed: the protocol's clips are "
-                 f"{config.num_frames} frames")
+    if "i3d" in weights and config.num_frames < 16:
+        notes.append("FVD of 16-frame clips (StyleGAN-V fvd2048_16f) not computed: the protocol's clips are "
+                     f"{config.num_frames} frames")
     summary = {
         "protocol": {"split": config.split, "clips_per_video": config.clips_per_video, "num_frames": config.num_frames,
                      "fps": config.fps, "resolution": list(size), "sample_rate": config.sample_rate,
@@ -640,6 +652,7 @@ def evaluate(config: EvalConfig, on_progress: Callable[[str, int, int], None] | 
                      "fid": frechet_protocol("FID", config),
                      "fid_standard": frechet_protocol("FID (standard)", config) if config.standard_fid else None,
                      "fvd": frechet_protocol("FVD", config),
+                     "fvd_standard": frechet_protocol("FVD (standard)", config) if config.num_frames >= 16 else None,
                      "ia_it": f"ImageBind raw cosine × 100 over frames 2..{config.num_frames}; IT text = the label; "
                               f"IA audio: {IA_AUDIO[config.ia_audio]}",
                      "relsync_alignsync": "Eqs. 2-4, × 100; ground truth RelSync = 50",

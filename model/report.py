@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 # Direction of each metric, for the table header.
-BETTER = {"FID": "↓", "FVD": "↓", "FID (standard)": "↓", "IA": "↑", "IT": "↑", "RelSync": "↑", "AlignSync": "↑"}
+BETTER = {"FID": "↓", "FVD": "↓", "FID (standard)": "↓", "FVD (standard)": "↓", "IA": "↑", "IT": "↑", "RelSync": "↑", "AlignSync": "↑"}
 BAR_METRICS = ("IA", "IT", "RelSync", "AlignSync")
 PALETTE = ("#555555", "#999999", "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
 
@@ -107,7 +107,8 @@ def write_report(summary: dict, scores: pd.DataFrame, clips: pd.DataFrame, out: 
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in summary["notes"])
     protocol = summary["protocol"]
     protocols = "".join(f"<li><b>{html.escape(name)}</b>: {html.escape(str(protocol[key]))}</li>" for name, key in
-                        (("FID", "fid"), ("FID (standard)", "fid_standard"), ("FVD", "fvd"), ("IA / IT", "ia_it"),
+                        (("FID", "fid"), ("FID (standard)", "fid_standard"), ("FVD", "fvd"),
+                         ("FVD (standard)", "fvd_standard"), ("IA / IT", "ia_it"),
                          ("RelSync / AlignSync", "relsync_alignsync"), ("Fréchet distance", "frechet"))
                         if protocol.get(key) and (name not in BETTER or name in summary["metrics"]))
     differences = "".join(f"<li>{html.escape(d)}</li>" for d in protocol.get("differences_from_authors", []))

@@ -74,11 +74,18 @@ def test_test_clips_ids_and_empty_split(eval_manifest, tmp_path):
         evaluation_clips(empty, "test", 3, 2.0)
 
 
-def test_missing_weight_file_stops_at_once(eval_manifest, tmp_path, capsys):
-    code = main(["--manifest", str(eval_manifest), "--out", str(tmp_path / "o"), "--imagebind", str(tmp_path / "nope.pth")])
+@pytest.mark.parametrize("flag, name, published", [
+    ("--imagebind", "imagebind_huge.pth", "dl.fbaipublicfiles.com/imagebind"),
+    ("--inception", "pt_inception-2015-12-05-6726825d.pth", "github.com/mseitzer/pytorch-fid/releases"),
+    ("--i3d", "i3d_torchscript.pt", "stylegan-v"),
+    ("--sync-classifier", "sync", "python -m sync_classifier.train"),
+])
+def test_missing_weight_file_stops_at_once(eval_manifest, tmp_path, capsys, flag, name, published):
+    code = main(["--manifest", str(eval_manifest), "--static", "--out", str(tmp_path / "o"), flag,
+                 str(tmp_path / "nope" / name)])
     assert code == 2
     err = capsys.readouterr().err
-    assert "nope.pth" in err and "dl.fbaipublicfiles.com/imagebind" in err
+    assert f"nope/{name}" in err and published in err
     assert not (tmp_path / "o" / "generations").exists()  # nothing generated before the check
 
 
@@ -183,3 +190,23 @@ def test_fid_and_fvd_rows_of_the_whole_command(eval_manifest, inception_path, fi
     assert page.locator("section.clip video").count() == 2
     assert_first_video_plays_with_sound(page)
     page.close()
+
+
+@pytest.mark.slow
+def test_standard_16_frame_fvd_when_the_clips_allow_it(eval_manifest, fixtures_dir, tmp_path):
+    """Clips of 16 frames: StyleGAN-V's 16-frame FVD (the network rescales and resizes) beside the
+    asva 12-frame one, each labelled; with 12-frame clips the summary says why it is absent."""
+    i3d = fixtures_dir / "asva_release" / "eval" / "i3d_standin_torchscript.pt"
+    args = ["--manifest", str(eval_manifest), "--static", "--i3d", str(i3d), "--bootstrap-frechet", "5",
+            "--set", "clips_per_video=1", "--set", "resolution=[32, 32]", "--set", "report_samples=0"]
+    assert main(args + ["--out", str(tmp_path / "f16"), "--set", "num_frames=16", "--set", "fps=8"]) == 0
+    summary = json.loads((tmp_path / "f16" / "summary.json").read_text())
+    assert summary["metrics"] == ["FVD", "FVD (standard)"]
+    static = summary["rows"]["static"]["metrics"]
+    assert static["FVD (standard)"]["protocol"].startswith("standard (StyleGAN-V fvd2048_16f")
+    assert np.isfinite(static["FVD (standard)"]["value"]) and static["FVD (standard)"]["value"] > 0
+    assert static["FVD (standard)"]["value"] != pytest.approx(static["FVD"]["value"], rel=1e-3)
+    assert not any("16-frame clips" in n for n in summary["notes"])
+    assert main(args + ["--out", str(tmp_path / "f12")]) == 0
+    summary = json.loads((tmp_path / "f12" / "summary.json").read_text())
+    assert summary["metrics"] == ["FVD"] and any("not computed: the protocol's clips are 12" in n for n in summary["notes"])
