@@ -38,6 +38,7 @@ from curation import manifest, pipeline
 from curation.config import CurationConfig
 from curation.sources import SourceItem
 
+COMPACT_EVERY = 500  # the flow's default `compact_every`
 METRICS = ("audio_max_amplitude", "audio_rms_db", "pixel_diff_max", "pixel_diff_mean")
 
 
@@ -216,15 +217,23 @@ def _step(step: str, out: Path, n_videos: int) -> dict:
             pipeline.pending_in_batch(batch, out)
         total = time.perf_counter() - start
         return {"seconds": total, "per_check_s": (total - once) / n_batches, "run_check_s": once, "pending": len(pending)}
+    in_run = {}
     if step == "finalize-old":
         manifest.read_ledger, manifest.merge_windows_into_clips = legacy_read_ledger, legacy_merge_windows_into_clips
         pipeline.summarize = legacy_summarize
         manifest.compact_ledger = lambda *args, **kwargs: 0
+    else:  # what the flow does during the run: compact every COMPACT_EVERY finished batches (oldest first)
+        keys = [f.name.removesuffix(".videos.parquet") for f in manifest._committed_batches(out)]
+        for i in range(0, len(keys) - COMPACT_EVERY + 1, COMPACT_EVERY):
+            manifest.compact_batches(out, keys[i:i + COMPACT_EVERY])
+        in_run = {"in_run_compaction_s": time.perf_counter() - start,
+                  "files_left": len(manifest._committed_batches(out))}
+        start = time.perf_counter()
     summary = pipeline.finalize(out, config)
     seconds = time.perf_counter() - start
     clips = pd.read_parquet(out / "clips.parquet")
     pd.to_pickle(clips, out / f"{step}.clips.pkl")
-    return {"seconds": seconds, "windows": summary["windows"], "clips": summary["clips"]}
+    return {"seconds": seconds, "windows": summary["windows"], "clips": summary["clips"]} | in_run
 
 
 def _run_step(step: str, out: Path, n_videos: int) -> dict:

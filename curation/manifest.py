@@ -202,7 +202,11 @@ def read_ledger(out_dir: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]
     latest batch's rows win, its video row and its windows together.
 
     One `pyarrow.dataset` scan per table (not a read per file): 200k videos in ~25k batch files."""
-    files = _committed_batches(out_dir)
+    return _read_batches(_committed_batches(out_dir))
+
+
+def _read_batches(files: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`read_ledger` over the committed batches `files` (videos files, oldest first)."""
     if not files:
         empty_videos = VIDEO_SCHEMA.empty_table().to_pandas()
         return empty_videos, WINDOW_KEY_SCHEMA.empty_table().to_pandas()
@@ -228,18 +232,46 @@ def compact_ledger(out_dir: str | os.PathLike, videos: pd.DataFrame | None = Non
         return 0
     if videos is None or windows is None:
         videos, windows = read_ledger(out_dir)
+    _replace_with_one_batch(out_dir, files, videos, windows)
+    return len(files)
+
+
+def compact_batches(out_dir: str | os.PathLike, keys: Iterable[str]) -> int:
+    """Compact the committed batches named `keys` (those this run committed) into one batch, while
+    other tasks go on committing: a 200k-video run then leaves tens of files, not 25,000, for
+    finalize to read. Safe alongside other writers because the compacted batch takes the place
+    in the ledger's order of the newest batch it replaces (its modification time), and a run's
+    batches hold videos no concurrent writer touches (distinct videos per run and per shard).
+    Returns the number of batches replaced."""
+    ledger = ledger_dir(out_dir)
+    files = sorted((path for key in set(keys) if (path := ledger / f"{key}.videos.parquet").is_file()),
+                   key=lambda p: (p.stat().st_mtime_ns, p.name))
+    if len(files) <= 1:
+        return 0
+    videos, windows = _read_batches(files)
+    _replace_with_one_batch(out_dir, files, videos, windows)
+    return len(files)
+
+
+def _replace_with_one_batch(out_dir: str | os.PathLike, files: list[Path], videos: pd.DataFrame,
+                            windows: pd.DataFrame) -> None:
+    """Commit (videos, windows), the latest rows of the batches `files`, as one batch dated like the
+    newest of them, then delete `files` (markers first)."""
     key = "compacted-" + secrets.token_hex(6)
     ledger = ledger_dir(out_dir)
     metric_columns = [c for c in windows.columns if c not in WINDOW_KEY_SCHEMA.names]
     window_schema = pa.schema(list(WINDOW_KEY_SCHEMA) + [(name, pa.float64()) for name in metric_columns])
     write_parquet_atomic(pa.Table.from_pandas(windows[window_schema.names], schema=window_schema, preserve_index=False),
                          ledger / f"{key}.windows.parquet")
+    marker = ledger / f"{key}.videos.parquet"
     write_parquet_atomic(pa.Table.from_pandas(videos[VIDEO_SCHEMA.names], schema=VIDEO_SCHEMA, preserve_index=False),
-                         ledger / f"{key}.videos.parquet")
+                         marker)
+    # The newest replaced batch's time: a batch committed meanwhile (newer) still wins over it.
+    newest = files[-1].stat().st_mtime_ns
+    os.utime(marker, ns=(newest, newest))
     for path in files:
         path.unlink(missing_ok=True)
         _windows_file(path).unlink(missing_ok=True)
-    return len(files)
 
 
 def merge_windows_into_clips(windows: pd.DataFrame, videos: pd.DataFrame) -> pd.DataFrame:

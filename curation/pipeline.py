@@ -273,8 +273,24 @@ def process_batch(items: Sequence[SourceItem], out_dir: str | Path, config: Cura
     results = [analysed.get(item.video_id) or sources[item.video_id] for item in items]
     key = batch_key(items)
     manifest.write_batch(out_dir, key, [r.video_row for r in results], [w for r in results for w in r.window_rows])
+    if config.download.keep_media == "none":  # committed: the analysis no longer needs the files
+        # Not those a rerun retries: their archive line would make yt-dlp skip the missing file.
+        remove_downloads([sources[item.video_id] for item, result in zip(items, results)
+                          if not item.path and not result.video_row["retryable"]], out_dir)
     return BatchReport(key, len(results), sum(r.ok for r in results), sum(len(r.window_rows) for r in results),
                        sum(r.transient for r in results))
+
+
+def remove_downloads(paths: Iterable[str | VideoResult], out_dir: Path) -> int:
+    """Delete downloaded source files (only files under `<out_dir>/media`, never a local source
+    folder's); returns how many were removed."""
+    media = (out_dir / "media").resolve()
+    removed = 0
+    for path in paths:
+        if isinstance(path, str) and Path(path).resolve().is_relative_to(media) and Path(path).is_file():
+            Path(path).unlink()
+            removed += 1
+    return removed
 
 
 def pending_items(items: Iterable[SourceItem], out_dir: str | Path) -> list[SourceItem]:
@@ -330,6 +346,9 @@ def finalize(out_dir: str | Path, config: CurationConfig) -> dict:
         bounds = []
     clips = manifest.merge_windows_into_clips(windows, videos)
     balanced = manifest.balance_classes(clips, config.min_clips_per_class)
+    if config.download.keep_media == "passing":
+        removed = remove_downloads(videos.loc[~videos.video_id.isin(clips.video_id), "path"].dropna(), out_dir)
+        log.info("keep_media=passing: removed %d downloaded sources without a clip", removed)
     manifest.write_parquet_atomic(pa.Table.from_pandas(videos, schema=manifest.VIDEO_SCHEMA, preserve_index=False),
                                   out_dir / "videos.parquet")
     manifest.write_parquet_atomic(windows, out_dir / "windows.parquet")

@@ -6,26 +6,39 @@ same sources, skips committed videos and rebuilds the same manifests.
 
     python -m flows.curate --videos data/demo/videos --out data/runs/demo
     python -m flows.curate --csv vggsound.csv --classes data/classes/avsync15.txt --out data/runs/vggss
+    python -m flows.curate --videos data/demo/videos --out data/runs/demo --task-runner ray [--ray-address ADDR]
+
+At VGGSound scale (docs/scaling.md): batch tasks are submitted in a bounded window
+(`max_in_flight`), run as Ray tasks with CPU/GPU resource requests (`--task-runner ray`), or a
+parent run splits the sources into shards, each its own flow run of a deployment
+(`curate_vggsound_sharded`), all committing to one ledger.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import queue
 import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_progress_artifact, create_table_artifact, update_progress_artifact
 from prefect.concurrency.sync import concurrency
-from prefect.futures import as_completed
+from prefect.context import FlowRunContext
+from prefect.futures import PrefectFuture
 from prefect.task_runners import ThreadPoolTaskRunner
+from prefect_ray.context import remote_options
+from prefect_ray.task_runners import RayTaskRunner
 
-from curation import pipeline
+from curation import manifest, pipeline
 from curation.config import CurationConfig, load_config
 from curation.layered_config import config_error_message
 from curation.metrics.neural_scoring import device_guard
 from curation.sources import SourceItem
-from curation.sources.collect import collect_items
+from curation.sources.collect import collect_items, default_sources
 
 
 @task(name="list-sources")
@@ -61,19 +74,26 @@ def _only_transient(task, task_run, state) -> bool:
 
 @task(name="curate-batch", retries=2, retry_delay_seconds=[10, 60], retry_condition_fn=_only_transient,
       task_run_name="batch-{index}")
-def curate_batch(items: list[SourceItem], out: str, config: CurationConfig, index: int) -> pipeline.BatchReport:
+def curate_batch(items: list[SourceItem], out: str, config: CurationConfig, index: int,
+                 gpu_limit: bool = True) -> pipeline.BatchReport:
     # On a retry, only the videos without a final row yet are processed again (checked in this
     # batch's own commit markers, never the whole ledger: issue 15).
     todo = pipeline.pending_in_batch(items, out)
     # Neural metrics hold a slot of the global concurrency limit `gpu` while they load and run their
-    # model (docs/gpu_scoring.md); decoding and the CPU metrics are not bounded by it.
-    with device_guard(lambda: concurrency("gpu", occupy=1)):
+    # model (docs/gpu_scoring.md); decoding and the CPU metrics are not bounded by it. On Ray with
+    # `num_gpus` requested, Ray's scheduler bounds GPU use instead (`gpu_limit=False`).
+    with device_guard((lambda: concurrency("gpu", occupy=1)) if gpu_limit else None):
         report = pipeline.process_batch(todo, out, config)
     get_run_logger().info("batch %d: %d/%d videos ok, %d windows, %d to retry", index, report.n_ok, report.n_videos,
                           report.n_windows, report.n_retryable)
     if report.n_retryable:
         raise TransientFailures(f"{report.n_retryable} video(s) failed transiently; their rows stay retryable")
     return report
+
+
+@task(name="compact-ledger")
+def compact_ledger(out: str, batch_keys: list[str]) -> int:
+    return manifest.compact_batches(out, batch_keys)
 
 
 @task(name="finalize-manifests")
@@ -104,6 +124,29 @@ def _publish_summary(summary: dict, out: str) -> None:
     )
 
 
+def completed_in_window(submit: Callable[[int, list[SourceItem]], PrefectFuture], batches: Iterable[list[SourceItem]],
+                        max_in_flight: int) -> Iterator[PrefectFuture]:
+    """Submit `submit(index, batch)` for each batch with at most `max_in_flight` unfinished at a
+    time, yielding each future as it finishes: a 25,000-batch run holds ~max_in_flight futures
+    (and Prefect task runs scheduled ahead), not 25,000 (issue 15)."""
+    finished: queue.SimpleQueue[PrefectFuture] = queue.SimpleQueue()
+    work = enumerate(batches)
+    in_flight = 0
+
+    def top_up() -> None:
+        nonlocal in_flight
+        while in_flight < max_in_flight and (next_batch := next(work, None)) is not None:
+            submit(*next_batch).add_done_callback(finished.put)
+            in_flight += 1
+
+    top_up()
+    while in_flight:
+        future = finished.get()
+        in_flight -= 1
+        yield future
+        top_up()
+
+
 @flow(name="curate-vggsound", task_runner=ThreadPoolTaskRunner(max_workers=2))
 def curate_vggsound(
     csv: str | None = None,
@@ -116,11 +159,19 @@ def curate_vggsound(
     batch_size: int | None = None,
     overrides: list[str] | None = None,
     exclude_avsync15_test: bool = False,
+    max_in_flight: int = 64,
+    compact_every: int = 500,
+    ray_cpus: float = 1.0,
+    ray_gpus: float = 0.0,
+    shard: int | None = None,
+    n_shards: int = 1,
+    finalize: bool = True,
 ) -> dict:
     """Curate audio-visually synchronized clips.
 
     Args:
-        csv: vggsound.csv (`ytid,start,label,split`) or a split file (`<ytid>_<start>.mp4,label`).
+        csv: vggsound.csv (`ytid,start,label,split`) or a split file (`<ytid>_<start>.mp4,label`);
+            with neither `csv` nor `videos`: data/vggsound.csv and the VGGSS class list.
         url_template: mirror URL such as `https://host/{ytid}.mp4` (default: YouTube).
         videos: local folder whose subfolder names are the labels (instead of `csv`).
         out: folder for the manifests (and downloads, under `media/`).
@@ -130,41 +181,169 @@ def curate_vggsound(
         batch_size: videos per task (default from the config).
         overrides: `section.key=value` config overrides, applied after `config` (the CLI's --set).
         exclude_avsync15_test: leave out the VGGSound segments of AVSync15's test clips (leakage guard).
+        max_in_flight: batch tasks submitted ahead of their completion (a bounded window).
+        compact_every: merge the ledger files of every this many finished batches into one, during
+            the run, so finalize reads tens of files, not one per batch.
+        ray_cpus / ray_gpus: resources each batch task requests on Ray (`--task-runner ray`):
+            CPUs for decoding and the CPU metrics, GPUs (fractions allowed) for the neural metrics.
+        shard / n_shards: curate only shard `shard` of `n_shards` (a stable split by video id;
+            `curate_vggsound_sharded` starts one run per shard).
+        finalize: rebuild the manifests at the end (a shard run leaves that to its parent).
     """
     log = get_run_logger()
+    csv, videos, classes = default_sources(csv, videos, classes)  # none given: data/vggsound.csv + VGGSS, or a clear error
     cfg = load_config(config, overrides or ())
     if batch_size is not None:
         cfg = cfg.model_copy(update={"batch_size": batch_size})
     pipeline.check_setup(cfg)  # typos and missing weights fail here, before any video is decoded
     items = list_sources(csv, url_template, videos, classes, limit, exclude_avsync15_test)
+    if shard is not None:
+        items = pipeline.shard_items(items, shard, n_shards)
     batches = pipeline.make_batches(pipeline.pending_items(items, out), cfg.batch_size)
     log.info("%d videos to curate in %d batches (%d already done)", sum(map(len, batches)), len(batches),
              len(items) - sum(map(len, batches)))
     progress_id = create_progress_artifact(progress=0.0, key="curation-progress", description="batches curated")
-    futures = [curate_batch.submit(batch, out, cfg, index) for index, batch in enumerate(batches)]
+    on_ray = isinstance(FlowRunContext.get().task_runner, RayTaskRunner)
+
+    def submit(index: int, batch: list[SourceItem]) -> PrefectFuture:
+        if not on_ray:
+            return curate_batch.submit(batch, out, cfg, index)
+        # max_calls=0: the worker process stays up between tasks, so a loaded model (the per-process
+        # cache of curation.metrics.neural_scoring) serves every later batch (Ray's default for a GPU
+        # task is a fresh worker per call). max_retries: Ray reruns a task whose worker died; the
+        # ledger makes that rerun redo only the batch's uncommitted videos.
+        with remote_options(num_cpus=ray_cpus, num_gpus=ray_gpus, max_calls=0, max_retries=3):
+            return curate_batch.submit(batch, out, cfg, index, gpu_limit=not ray_gpus)
+
     lost: list[str] = []  # batches whose videos have no row at all (the ledger could not be written)
-    for done, future in enumerate(as_completed(futures), start=1):
+    committed: list[str] = []  # keys of this run's finished batches not compacted yet
+    for done, future in enumerate(completed_in_window(submit, batches, max_in_flight), start=1):
         error = _exception(future)
+        if error is None and future.result().batch_key:
+            committed.append(future.result().batch_key)
+        if len(committed) >= compact_every:
+            compact_ledger(out, committed)
+            committed = []
         if error is not None:
             # Out of retries: its videos keep failed, retryable rows (or none, after a crash), so a
             # rerun picks them up. The rest of the run goes on.
             log.warning("batch %s failed: %s: %s", future.task_run_id, type(error).__name__, error)
             if not isinstance(error, TransientFailures):
                 lost.append(f"{type(error).__name__}: {error}")
-        update_progress_artifact(progress_id, progress=100.0 * done / len(futures))
-    if not futures:
+        update_progress_artifact(progress_id, progress=100.0 * done / len(batches))
+    if not batches:
         update_progress_artifact(progress_id, progress=100.0)
+    if not finalize:
+        if lost:
+            raise BatchesLost(f"{len(lost)} of {len(batches)} batches were not recorded (first: {lost[0]})")
+        return {"videos": len(items), "batches": len(batches)}
     summary = finalize_manifests(out, cfg)
     _publish_summary(summary, out)
     log.info("%d/%d windows passed; manifests in %s", summary["windows_passed"], summary["windows"], out)
     if lost:  # never a Completed run with videos missing from every manifest
-        raise BatchesLost(f"{len(lost)} of {len(futures)} batches were not recorded (first: {lost[0]}); "
+        raise BatchesLost(f"{len(lost)} of {len(batches)} batches were not recorded (first: {lost[0]}); "
                           "fix the cause and rerun: their videos are still pending")
     return summary
 
 
 class BatchesLost(RuntimeError):
     """Batches failed before their rows reached the ledger: the run must not end Completed."""
+
+
+def ray_task_runner(address: str | None = None, num_cpus: int | None = None) -> RayTaskRunner:
+    """prefect-ray's runner on the Ray cluster at `address` (or `$RAY_ADDRESS`), else on a local Ray
+    the run starts and stops, bound to 127.0.0.1 with `num_cpus` worker slots (default: all cores).
+
+    The Ray workers run the Prefect task engine themselves, so they must reach the Prefect API:
+    the driver's `PREFECT_API_URL` is handed to them in the job's runtime environment."""
+    from prefect.settings import PREFECT_API_URL
+
+    env = {"PREFECT_API_URL": PREFECT_API_URL.value()} if PREFECT_API_URL.value() else {}
+    init_kwargs: dict = {"runtime_env": {"env_vars": env}} if env else {}
+    address = address or os.environ.get("RAY_ADDRESS")
+    if address:
+        return RayTaskRunner(address=address, init_kwargs=init_kwargs)
+    return RayTaskRunner(init_kwargs=init_kwargs | {"num_cpus": num_cpus, "include_dashboard": False,
+                                                    "_node_ip_address": "127.0.0.1"})
+
+
+class ShardsFailed(RuntimeError):
+    """Shard runs ended without success: their videos are still pending for a rerun."""
+
+
+@flow(name="curate-vggsound-sharded")
+def curate_vggsound_sharded(
+    csv: str | None = None,
+    url_template: str | None = None,
+    videos: str | None = None,
+    out: str = "data/runs/curated",
+    config: str | None = None,
+    classes: str | None = None,
+    limit: int | None = None,
+    batch_size: int | None = None,
+    overrides: list[str] | None = None,
+    exclude_avsync15_test: bool = False,
+    n_shards: int = 4,
+    shard_deployment: str = "curate-vggsound/curate-vggsound-shard",
+    max_queued_shards: int = 4,
+    shard_retries: int = 1,
+    poll_seconds: float = 5.0,
+) -> dict:
+    """Split one curation into `n_shards` flow runs of `shard_deployment` (any number of workers on
+    any machines pick them up), at most `max_queued_shards` unfinished at a time, then finalize.
+
+    Every shard commits to the same ledger `out` (a shared folder or `s3://` store), so the
+    manifests are those of one run. A shard run that fails or crashes is started again up to
+    `shard_retries` times; a rerun of this flow redoes only what no shard committed."""
+    from prefect.client.orchestration import get_client
+    from prefect.deployments import run_deployment
+
+    log = get_run_logger()
+    cfg = load_config(config, overrides or ())
+    if batch_size is not None:
+        cfg = cfg.model_copy(update={"batch_size": batch_size})
+    pipeline.check_setup(cfg)
+    parameters = dict(csv=csv, url_template=url_template, videos=videos, out=out, config=config, classes=classes,
+                      limit=limit, batch_size=batch_size, overrides=overrides,
+                      exclude_avsync15_test=exclude_avsync15_test, n_shards=n_shards, finalize=False)
+    todo = list(range(n_shards))
+    attempts = dict.fromkeys(todo, 0)
+    running: dict = {}  # flow run id -> shard
+    failed: list[str] = []
+    progress_id = create_progress_artifact(progress=0.0, key="curation-shards", description="shards finished")
+    finished = 0
+    with get_client(sync_client=True) as client:
+        while todo or running:
+            while todo and len(running) < max_queued_shards:
+                shard = todo.pop(0)
+                attempts[shard] += 1
+                run = run_deployment(shard_deployment, parameters=parameters | {"shard": shard}, timeout=0,
+                                     flow_run_name=f"shard-{shard}-of-{n_shards}")
+                running[run.id] = shard
+            time.sleep(poll_seconds)
+            for run_id, shard in list(running.items()):
+                state = client.read_flow_run(run_id).state
+                if state is None or not state.is_final():
+                    continue
+                del running[run_id]
+                if state.is_completed():
+                    finished += 1
+                    update_progress_artifact(progress_id, progress=100.0 * finished / n_shards)
+                elif attempts[shard] <= shard_retries:
+                    log.warning("shard %d ended %s; starting it again", shard, state.type.value)
+                    todo.append(shard)
+                else:
+                    failed.append(f"shard {shard}: {state.type.value} {state.message or ''}".strip())
+    summary = finalize_manifests(out, cfg)
+    _publish_summary(summary, out)
+    if failed:
+        raise ShardsFailed(f"{len(failed)} of {n_shards} shards did not finish ({failed[0]}); rerun to complete them")
+    return summary
+
+
+# The deployment `curate-vggsound-ray` (prefect.yaml): the same flow on Ray, at `$RAY_ADDRESS` when the
+# worker's environment names a cluster, else on a local one.
+curate_vggsound_ray = curate_vggsound.with_options(task_runner=ray_task_runner())
 
 
 def _exception(future) -> BaseException | None:
@@ -190,7 +369,32 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, help="videos per Prefect task")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="config override applied after --config, e.g. --set media.fps=12 (repeatable)")
+    scale = parser.add_argument_group("scale-out (docs/scaling.md)")
+    scale.add_argument("--task-runner", choices=["threads", "ray"], default="threads",
+                       help="threads: 2 threads in this process (default); ray: batch tasks as Ray tasks")
+    scale.add_argument("--ray-address", help="Ray cluster to use (default: $RAY_ADDRESS, else a local Ray on 127.0.0.1)")
+    scale.add_argument("--ray-cpus", type=float, default=1.0, help="CPUs each batch task requests on Ray (default: 1)")
+    scale.add_argument("--ray-gpus", type=float, default=0.0,
+                       help="GPUs each batch task requests on Ray, for the neural metrics (e.g. 1 or 0.5; default: 0)")
+    scale.add_argument("--max-in-flight", type=int, default=64,
+                       help="batch tasks submitted ahead of their completion (default: %(default)s)")
     return parser
+
+
+def _flow_for(args: argparse.Namespace):
+    """The flow with the chosen task runner. Ray workers must reach the Prefect API: without a
+    configured server, this process starts Prefect's temporary one first and shares its URL."""
+    if args.task_runner == "threads":
+        return curate_vggsound
+    from prefect.settings import PREFECT_API_URL
+
+    if not PREFECT_API_URL.value():
+        from prefect.server.api.server import SubprocessASGIServer
+
+        server = SubprocessASGIServer()
+        server.start()  # stopped at interpreter exit
+        os.environ["PREFECT_API_URL"] = server.api_url
+    return curate_vggsound.with_options(task_runner=ray_task_runner(args.ray_address))
 
 
 def print_summary(summary: dict, out: str) -> None:
@@ -229,6 +433,10 @@ def _argument_error(args: argparse.Namespace) -> str | None:
         return f"--batch-size must be at least 1 (got {args.batch_size})"
     if args.limit is not None and args.limit < 0:
         return f"--limit must be 0 or more (got {args.limit})"
+    if args.max_in_flight < 1:
+        return f"--max-in-flight must be at least 1 (got {args.max_in_flight})"
+    if args.ray_address and args.task_runner != "ray":
+        return "--ray-address needs --task-runner ray"
     return None
 
 
@@ -242,10 +450,11 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, KeyError, FileNotFoundError) as exc:
         parser.error(f"config: {config_error_message(exc)}")
     try:
-        summary = curate_vggsound(csv=args.csv, url_template=args.url_template, videos=args.videos, out=args.out,
+        summary = _flow_for(args)(csv=args.csv, url_template=args.url_template, videos=args.videos, out=args.out,
                                   config=args.config, classes=args.classes, limit=args.limit,
                                   batch_size=args.batch_size, overrides=args.set,
-                                  exclude_avsync15_test=args.exclude_avsync15_test)
+                                  exclude_avsync15_test=args.exclude_avsync15_test,
+                                  max_in_flight=args.max_in_flight, ray_cpus=args.ray_cpus, ray_gpus=args.ray_gpus)
     except BatchesLost as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -137,3 +137,27 @@ def test_a_batch_task_checks_only_its_own_markers(tmp_path):
     assert pipeline.pending_in_batch(items, tmp_path) == []
     with pytest.raises(Exception):
         manifest.done_video_ids(tmp_path)
+
+
+def test_compacting_a_runs_batches_while_others_commit_reads_the_same(tmp_path):
+    """The flow compacts its finished batches every N (compact_batches) while later batches keep
+    committing: a batch committed after the compacted ones, holding a newer row of one of their
+    videos, still wins; the ledger reads exactly as before, from a handful of files."""
+    items = generate_ledger(tmp_path, 400)
+    files = manifest._committed_batches(tmp_path)
+    keys = [f.name.removesuffix(".videos.parquet") for f in files]
+    # Committed "meanwhile": a newer row for a video of the first chunk (a rerun's retry).
+    first = pd.read_parquet(files[0])
+    video_id = first.loc[first.status == "ok", "video_id"].iloc[0]
+    manifest.write_batch(tmp_path, "ffffffffffffffff", [{"video_id": video_id, "label": "l", "status": "failed",
+                                                          "reason": "too_long", "retryable": False}], [])
+    before = manifest.read_ledger(tmp_path)
+    assert before[0].set_index("video_id").loc[video_id, "reason"] == "too_long"
+    assert video_id not in set(before[1].video_id)
+    for start in range(0, len(keys), 20):
+        assert manifest.compact_batches(tmp_path, keys[start:start + 20]) == len(keys[start:start + 20])
+    assert len(manifest._committed_batches(tmp_path)) == -(-len(keys) // 20) + 1
+    for got, want in zip(manifest.read_ledger(tmp_path), before):
+        pd.testing.assert_frame_equal(got, want)
+    assert pipeline.pending_items(items, tmp_path) == pipeline.pending_items(items, tmp_path)  # readable
+    assert manifest.compact_batches(tmp_path, ["nonexistent"]) == 0

@@ -17,10 +17,9 @@ MANIFESTS = ("videos.parquet", "windows.parquet", "clips.parquet", "avsync_ac.pa
 
 @pytest.fixture
 def folder(tmp_path, media_dir):
-    """Four videos in two classes: three decode (one with several scenes), one is not a video."""
+    """Three videos in two classes: two decode, one is not a video."""
     root = tmp_path / "videos"
-    for label, name, source in (("hits", "metal", "hitting_metal.mp4"), ("movie", "rotated", "issue-134-rotate.mp4"),
-                                ("hits", "golden", "goldeneye-vfr-drop3.mp4")):
+    for label, name, source in (("hits", "metal", "hitting_metal.mp4"), ("movie", "rotated", "issue-134-rotate.mp4")):
         (root / label).mkdir(parents=True, exist_ok=True)
         shutil.copy(media_dir / source, root / label / f"{name}.mp4")
     (root / "movie" / "broken.mp4").write_bytes(b"\x00" * 1000)
@@ -60,9 +59,10 @@ def test_ray_runner_gives_the_thread_runners_manifests(prefect_api, folder, conf
 
     threads = curate_vggsound(videos=str(folder), out=str(tmp_path / "threads"), config=config)
     on_ray = curate_vggsound.with_options(task_runner=ray_task_runner(num_cpus=2))
-    summary = on_ray(videos=str(folder), out=str(tmp_path / "ray"), config=config, max_in_flight=2, ray_cpus=1)
+    summary = on_ray(videos=str(folder), out=str(tmp_path / "ray"), config=config, max_in_flight=2, ray_cpus=1,
+                     compact_every=2)  # compacts the ledger during the run too
     assert not ray.is_initialized()  # the run started its own Ray and stopped it
-    assert summary == threads and summary["videos"] == 4 and summary["videos_ok"] == 3 and summary["clips"] > 0
+    assert summary == threads and summary["videos"] == 3 and summary["videos_ok"] == 2 and summary["clips"] > 0
     _same_manifests(_manifests(tmp_path / "ray"), _manifests(tmp_path / "threads"))
 
 
