@@ -18,30 +18,50 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 
-from curation.media import read_audio
+from curation.media import MediaError, read_audio
+from model.encoders.imagebind_audio import SAMPLE_RATE
+
+
+class InputError(ValueError):
+    """An unreadable --image or --audio: found before any model loads."""
+
+
+def read_inputs(image: str | Path, audio: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Check that `image` is a readable image and read `audio` → (S,) float32 mono at `sample_rate`
+    (the whole track; the pipeline cuts its clip from it). Raises InputError naming the argument."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(image) as opened:
+            opened.verify()
+    except (OSError, UnidentifiedImageError) as exc:
+        raise InputError(f"--image {image}: not a readable image ({exc})") from exc
+    try:
+        return read_audio(audio, sample_rate)
+    except MediaError as exc:
+        raise InputError(f"--audio {audio}: {exc}") from exc
 
 
 def animate(model: str | Path | None, image: str | Path, audio: str | Path, out: str | Path, prompt: str = "",
             guidance_scale: float = 4.0, steps: int = 50, seed: int = 0, static: bool = False,
             device: str = "cpu", height: int | None = None, width: int | None = None) -> dict:
-    """Generate and write the mp4; returns a small summary (path, frames, seconds)."""
+    """Generate and write the mp4; returns a small summary (path, frames, seconds).
+
+    The image and the audio are checked (and the audio read, once) before any model loads;
+    `static` with a `model` reads only the model's clip format (model_index.json), no weights."""
     from model.pipeline import AVSyncDPipeline, StaticAnimator
 
+    if not static and not model:
+        raise ValueError("--model is required (a trained pipeline folder), or pass --static")
+    wave = read_inputs(image, audio)
     if static:
-        pipeline = StaticAnimator()
-        if model:  # the same clip format as the model's
-            trained = AVSyncDPipeline.from_pretrained(model, device=device)
-            pipeline = StaticAnimator(trained.num_frames, trained.fps, trained.resolution, trained.sample_rate)
+        pipeline = StaticAnimator.like_pipeline(model) if model else StaticAnimator()
     else:
-        if not model:
-            raise ValueError("--model is required (a trained pipeline folder), or pass --static")
         pipeline = AVSyncDPipeline.from_pretrained(model, device=device)
-    if not Path(image).is_file():
-        raise FileNotFoundError(f"image not found: {image}")
-    wave = read_audio(audio, pipeline.sample_rate)
     result = pipeline(image, wave, prompt=prompt, guidance_scale=guidance_scale, num_inference_steps=steps, seed=seed,
-                      height=height, width=width)
+                      audio_sample_rate=SAMPLE_RATE, height=height, width=width)
     path = result.write_mp4(out)
     return {"mp4": str(path), "frames": len(result.frames), "size": list(result.frames.shape[1:3]),
             "fps": result.fps, "seconds": result.duration_s}
@@ -65,12 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def argument_error(args: argparse.Namespace) -> str | None:
-    """What is wrong with the command line, checked before any model loads (None: nothing)."""
+    """What is wrong with the numbers and the output path (None: nothing); `animate` checks the
+    image and the audio itself, also before any model loads."""
     import math
-
-    from PIL import Image, UnidentifiedImageError
-
-    from curation.media import MediaError
 
     if args.steps < 1:
         return f"--steps must be at least 1 (got {args.steps})"
@@ -83,15 +100,6 @@ def argument_error(args: argparse.Namespace) -> str | None:
     out = Path(args.out)
     if out.is_dir() or (out.parent.exists() and not out.parent.is_dir()):
         return f"--out {args.out}: not a writable file path"
-    try:
-        with Image.open(args.image) as image:
-            image.verify()
-    except (OSError, UnidentifiedImageError) as exc:
-        return f"--image {args.image}: not a readable image ({exc})"
-    try:
-        read_audio(args.audio, 16000)
-    except MediaError as exc:
-        return f"--audio {args.audio}: {exc}"
     return None
 
 
@@ -100,8 +108,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if problem := argument_error(args):
         parser.error(problem)  # one line, exit code 2
-    summary = animate(args.model, args.image, args.audio, args.out, args.prompt, args.guidance, args.steps, args.seed,
-                      args.static, args.device, args.height, args.width)
+    try:
+        summary = animate(args.model, args.image, args.audio, args.out, args.prompt, args.guidance, args.steps,
+                          args.seed, args.static, args.device, args.height, args.width)
+    except InputError as exc:
+        parser.error(str(exc))
     print(json.dumps(summary))
     return 0
 

@@ -83,6 +83,17 @@ def prepare_image(image: Image.Image | np.ndarray | str | Path, height: int, wid
     return np.array(image.crop((left, top, left + width, top + height)))
 
 
+def read_pipeline_index(path: Path) -> dict:
+    """A saved pipeline folder's model_index.json (its components and clip format), checked."""
+    index_file = path / "model_index.json"
+    if not index_file.is_file():
+        raise FileNotFoundError(f"no AVSyncD pipeline at {path} (model_index.json missing)")
+    index = json.loads(index_file.read_text())
+    if index.get("_class_name") != PIPELINE_CLASS:
+        raise ValueError(f"{path} holds a {index.get('_class_name')}, not an {PIPELINE_CLASS}")
+    return index
+
+
 def _as_waveform(audio: np.ndarray | torch.Tensor, samples: int) -> np.ndarray:
     """(S,) mono waveform → exactly `samples` (centre crop or zero pad), float32."""
     wave = torch.as_tensor(np.asarray(audio, dtype=np.float32)).reshape(1, -1)
@@ -122,12 +133,7 @@ class AVSyncDPipeline:
                         device: torch.device | str = "cpu") -> "AVSyncDPipeline":
         """Load a folder written by `save_pretrained` (an explicit `audio_encoder` overrides the saved one)."""
         path = Path(path)
-        index_file = path / "model_index.json"
-        if not index_file.is_file():
-            raise FileNotFoundError(f"no AVSyncD pipeline at {path} (model_index.json missing)")
-        index = json.loads(index_file.read_text())
-        if index.get("_class_name") != PIPELINE_CLASS:
-            raise ValueError(f"{path} holds a {index.get('_class_name')}, not an {PIPELINE_CLASS}")
+        index = read_pipeline_index(path)
         parts = load_stable_diffusion(path, device)
         unet = AVSyncUNet.from_pretrained(path / "unet").to(device).eval().requires_grad_(False)
         reference = None
@@ -272,6 +278,17 @@ class StaticAnimator:
     def __init__(self, num_frames: int = 12, fps: float = 6.0, resolution: tuple[int, int] = (256, 256),
                  sample_rate: int = 16000):
         self.num_frames, self.fps, self.resolution, self.sample_rate = num_frames, fps, tuple(resolution), sample_rate
+
+    @classmethod
+    def like_pipeline(cls, path: str | Path) -> "StaticAnimator":
+        """The clip format (frames, fps, height × width, audio rate) of a saved AVSyncD pipeline, read
+        from its model_index.json (and its audio encoder's config.json) without loading any model."""
+        path = Path(path)
+        index = read_pipeline_index(path)
+        encoder_config = path / "audio_encoder" / "config.json"
+        sample_rate = json.loads(encoder_config.read_text()).get("sample_rate", 16000) if encoder_config.is_file() else 16000
+        return cls(index.get("num_frames", 12), index.get("fps", 6.0), tuple(index.get("resolution", (256, 256))),
+                   sample_rate)
 
     def __call__(self, image: Image.Image | np.ndarray | str | Path, audio: np.ndarray | torch.Tensor | None,
                  prompt: str = "", guidance_scale: float = 4.0, num_inference_steps: int = 50, seed: int = 0,
