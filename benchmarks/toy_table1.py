@@ -1,91 +1,331 @@
 """Table 1 in miniature on the toy domain (issue 12 §2): AVSyncD vs I2VD vs Static, ground-truth event sync.
 
-    python -m benchmarks.toy_table1 --quick        # smoke size (minutes; numbers not meaningful)
+    python -m benchmarks.toy_table1 --quick        # ~10 min on 2 idle cores: the same chain, smaller
     python -m benchmarks.toy_table1                # the table (BENCHMARKS.md "Toy Table 1")
 
-Steps: toy clips (model/toy.py) → tiny SD-shaped base fitted to toy frames (VAE + text-conditioned
-image UNet, diffusers layout) → AVSyncD (frozen base, new temporal + audio layers, 20 % null audio)
-and I2VD trained by `model.train` → held-out denoising loss with the true / another clip's / null
-audio → held-out generations scored by event F1 (±1 frame) at η = 1, 4, 8, with I2VD and Static.
-Writes JSON to --out/results.json and prints it. Status: not yet run to completion (see BENCHMARKS.md).
+Steps: toy clips (model/toy.py: lamps that flash on clicks / tones; the first frame cannot tell
+when) → tiny SD-shaped base fitted to toy frames (VAE + text-conditioned image UNet, diffusers
+layout) → AVSyncD (frozen base, new temporal + audio layers, 20 % null audio), I2VD (the same
+without audio) and, in the full run, the Table 2(a) ablation "standard temporal conv" (t−1, t, t+1
+instead of first-frame conv), all trained by `model.train` → a sync classifier trained on long toy
+clips by `sync_classifier.train` → on the held-out clips:
+
+- held-out denoising loss with the true / another clip's (out-of-sync) / null audio;
+- generations of every test clip with `seeds` noise seeds: AVSyncD at η = 1, 4, 8 and with null
+  audio, I2VD, the ablation at η = 4, Static, and the ground truth;
+- event precision / recall / F1 (±1 frame) and timing error (model/toy_events.py), F1 with a 95 %
+  bootstrap CI over test clips and its spread over the noise seeds;
+- RelSync (`sync_classifier.sync_metrics`, the evaluation stage's formula) with a bootstrap CI.
+
+Writes OUT/results.json, benchmarks/results/toy_table1[_quick].json and a picture of generated
+frames next to the audio onsets (benchmarks/results/toy_table1[_quick].png).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
 import sys
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 
-def run(out: Path, quick: bool, seed: int = 0) -> dict:
+from benchmarks.common import REPO, machine
+
+RESULTS = REPO / "benchmarks" / "results"
+log = logging.getLogger("benchmarks.toy_table1")
+
+
+@dataclass(frozen=True)
+class Sizes:
+    train_clips: int
+    test_clips: int
+    vae_steps: int
+    unet_steps: int
+    avsyncd_minutes: float
+    i2vd_minutes: float
+    ablation_minutes: float  # 0: no ablation row
+    sync_clips: int  # 9 s toy clips for the sync classifier
+    sync_steps: int
+    sync_minutes: float
+    denoise_steps: int
+    seeds: tuple[int, ...]
+    null_audio_row: bool = True  # also generate with the null audio (η = 0)
+    batch_size: int = 8
+    lr: float = 1e-3
+
+
+SIZES = {
+    "quick": Sizes(train_clips=96, test_clips=12, vae_steps=300, unet_steps=200, avsyncd_minutes=2.5,
+                   i2vd_minutes=1.0, ablation_minutes=0.0, sync_clips=24, sync_steps=200, sync_minutes=1.0,
+                   denoise_steps=10, seeds=(0, 1, 2), null_audio_row=False),
+    # What fitted in ~40 min on the shared machine (7 helpers' jobs): no ablation row, no null-audio row.
+    "full": Sizes(train_clips=192, test_clips=12, vae_steps=400, unet_steps=300, avsyncd_minutes=8.0,
+                  i2vd_minutes=3.0, ablation_minutes=0.0, sync_clips=48, sync_steps=1500, sync_minutes=2.5,
+                  denoise_steps=10, seeds=(0, 1, 2), null_audio_row=False),
+    # The table as planned (≤ 90 min on 2 idle cores, not measured yet): more test clips, the Table 2(a) row.
+    "large": Sizes(train_clips=192, test_clips=24, vae_steps=400, unet_steps=300, avsyncd_minutes=12.0,
+                   i2vd_minutes=4.0, ablation_minutes=8.0, sync_clips=96, sync_steps=1500, sync_minutes=5.0,
+                   denoise_steps=12, seeds=(0, 1, 2), null_audio_row=True),
+}
+ETAS = (1.0, 4.0, 8.0)
+
+
+# ---- statistics ---------------------------------------------------------------------------------
+
+def bootstrap_f1(counts: np.ndarray, resamples: int = 1000, seed: int = 0) -> list[float]:
+    """95 % interval of the pooled F1 when test clips are resampled. counts: (clips, 3) rows of
+    (true events, detected, matched), each summed over the noise seeds of that clip."""
+    rng = np.random.default_rng(seed)
+    draws = counts[rng.integers(0, len(counts), (resamples, len(counts)))].sum(axis=1)  # (R, 3)
+    f1 = 2 * draws[:, 2] / np.maximum(draws[:, 0] + draws[:, 1], 1)
+    return [float(np.percentile(f1, 2.5)), float(np.percentile(f1, 97.5))]
+
+
+def event_row(videos_per_seed: list[list[np.ndarray]], clips) -> dict:
+    """Event sync of one table row: pooled P / R / F1 / timing error over clips × seeds, F1's
+    bootstrap CI over clips, and F1's mean ± std over seeds."""
+    from model.toy_events import combine, score_video
+
+    per_seed = [[score_video(v, c.event_frames) for v, c in zip(videos, clips)] for videos in videos_per_seed]
+    pooled = combine([s for seed in per_seed for s in seed]).as_dict()
+    counts = np.array([[sum(getattr(per_seed[k][i], f) for k in range(len(per_seed)))
+                        for f in ("true_events", "detected", "matched")] for i in range(len(clips))])
+    seed_f1 = [combine(seed).f1 for seed in per_seed]
+    return pooled | {"f1_ci95": bootstrap_f1(counts), "f1_seed_mean": float(np.mean(seed_f1)),
+                     "f1_seed_std": float(np.std(seed_f1)), "f1_per_seed": seed_f1}
+
+
+def relsync_row(sync_model, videos_per_seed: list[list[np.ndarray]], clips) -> dict:
+    """RelSync × 100 of generated vs ground-truth clips (the clip's own audio), mean over
+    clips × seeds with a bootstrap CI over clips (the evaluation stage's formula and CI)."""
+    from model.evaluate import bootstrap_mean_ci
+    from sync_classifier.sync_metrics import relsync, sync_scores
+
+    audios = [c.audio for c in clips]
+    reference = sync_scores(sync_model, audios, [c.frames for c in clips])
+    rel = np.stack([relsync(sync_scores(sync_model, audios, videos), reference) for videos in videos_per_seed])
+    per_clip = 100 * rel.mean(axis=0)
+    return {"relsync": float(per_clip.mean()), "relsync_ci95": bootstrap_mean_ci(per_clip, 1000),
+            "relsync_per_seed": [float(100 * r.mean()) for r in rel]}
+
+
+# ---- the chain ----------------------------------------------------------------------------------
+
+def train_sync_classifier(out: Path, sizes: Sizes, seed: int) -> tuple[Path, dict]:
+    """A tiny sync classifier on 9 s toy clips (the toy domain, not the generic synthetic one);
+    returns its folder and its held-out accuracy (±5 of 31 offsets) on held-out long toy clips."""
+    from model.toy import write_toy_dataset
+    from sync_classifier.config import load_config as load_sync_config
+    from sync_classifier.evaluate import evaluate_manifest
+    from sync_classifier.model import SyncClassifier
+    from sync_classifier.train import train as train_sync
+
+    manifest = out / "sync_data" / "clips.parquet"
+    if not manifest.is_file():
+        write_toy_dataset(manifest.parent, sizes.sync_clips, 12, seed=seed + 1000, num_frames=54)
+    config = load_sync_config("tiny", overrides=[
+        f"data.manifest={manifest}", "data.split=train", f"train.max_steps={sizes.sync_steps}",
+        f"train.max_minutes={sizes.sync_minutes}", "train.eval_every=0", "train.log_every=50",
+        "train.checkpoint_every=100000", "train.target_accuracy=null", f"train.seed={seed}"])
+    model_dir = train_sync(config, out / "sync").final_model
+    model = SyncClassifier.from_pretrained(model_dir)
+    accuracy = evaluate_manifest(model, str(manifest), config.data, split="test").as_dict()
+    return model_dir, accuracy
+
+
+def held_out_losses(pipeline, clips) -> dict:
+    """Held-out denoising loss of the pipeline's UNet with each clip's own, another clip's and the null audio."""
     import torch
     from diffusers import DDPMScheduler
 
-    from model.config import load_config
     from model.data import prompt_for
     from model.objective import HeldOut, held_out_loss
-    from model.pipeline import AVSyncDPipeline, StaticAnimator
     from model.stable_diffusion import encode_frames, encode_prompts
-    from model.toy import build_toy_base, event_sync_score, generate_for_clips, read_test_clips, write_toy_dataset
-    from model.train import train
 
-    sizes = dict(train=12, test=3, vae=20, unet=20, minutes=0.2, steps=4) if quick else \
-        dict(train=48, test=12, vae=300, unet=400, minutes=4.0, steps=20)
+    frames = torch.stack([torch.from_numpy(c.frames).permute(3, 0, 1, 2).float().div(127.5).sub(1) for c in clips])
+    enc = pipeline.audio_encoder
+    samples = enc.clip_samples
+    held = HeldOut.build(encode_frames(pipeline.vae, frames, generator=torch.Generator().manual_seed(0)),
+                         encode_prompts(pipeline.tokenizer, pipeline.text_encoder, [prompt_for(c.label) for c in clips]),
+                         enc.encode(torch.stack([torch.from_numpy(c.audio[:samples]) for c in clips])),
+                         enc.encode_null(1), enc.frame_mask(pipeline.num_frames), repeats=4)
+    scheduler = DDPMScheduler.from_config(pipeline.scheduler.config)  # the training schedule of the same betas
+    return {audio: held_out_loss(pipeline.unet, scheduler, held, audio=audio) for audio in ("real", "shuffled", "null")}
+
+
+def run(out: Path, sizes: Sizes, seed: int = 0, picture: Path | None = None) -> dict:
+    import torch
+
+    from model.config import load_config
+    from model.pipeline import AVSyncDPipeline, StaticAnimator
+    from model.toy import TOY_FPS, TOY_FRAMES, build_toy_base, generate_for_clips, read_test_clips, write_toy_dataset
+    from model.train import train
+    from sync_classifier.model import SyncClassifier
+
     started = time.perf_counter()
+    stage_seconds: dict[str, float] = {}
+
+    def stage(name: str, tick: float) -> float:
+        stage_seconds[name] = round(time.perf_counter() - tick, 1)
+        log.info("%s: %.0f s", name, stage_seconds[name])
+        return time.perf_counter()
+
+    tick = time.perf_counter()
     manifest = out / "data" / "clips.parquet"
     if not manifest.is_file():
-        write_toy_dataset(manifest.parent, sizes["train"], sizes["test"], seed=seed)
+        write_toy_dataset(manifest.parent, sizes.train_clips, sizes.test_clips, seed=seed)
+    tick = stage("toy clips", tick)
     base = out / "base"
-    result: dict = {"quick": quick, "seed": seed, "base": build_toy_base(base, manifest, vae_steps=sizes["vae"],
-                                                                          unet_steps=sizes["unet"], progress=True)}
+    result: dict = {"sizes": asdict(sizes), "seed": seed,
+                    "base": build_toy_base(base, manifest, vae_steps=sizes.vae_steps, unet_steps=sizes.unet_steps,
+                                           progress=True)}
+    tick = stage("base model", tick)
+
     common = [f"data.manifest={manifest}", f"model.pretrained={base}", "data.resolution=32", "data.hflip=false",
-              f"train.max_minutes={sizes['minutes']}", "train.max_steps=100000", "train.eval_every=0",
-              f"train.eval_clips={sizes['test']}", "train.batch_size=8", f"train.seed={seed}"]
-    runs = {"avsyncd": train(load_config("tiny", overrides=common), out / "avsyncd"),
-            "i2vd": train(load_config("tiny", overrides=common + ["model.audio_attention=false"]), out / "i2vd")}
+              "train.max_steps=100000", "train.eval_every=0", f"train.eval_clips={sizes.test_clips}",
+              f"train.batch_size={sizes.batch_size}", f"train.lr={sizes.lr}", f"train.seed={seed}",
+              "train.log_every=50", "train.checkpoint_every=100000"]
+    variants = {"avsyncd": ([], sizes.avsyncd_minutes), "i2vd": (["model.audio_attention=false"], sizes.i2vd_minutes)}
+    if sizes.ablation_minutes:
+        variants["standard_temporal_conv"] = (["model.temporal_conv=standard"], sizes.ablation_minutes)
+    runs = {}
+    for name, (extra, minutes) in variants.items():
+        runs[name] = train(load_config("tiny", overrides=common + extra + [f"train.max_minutes={minutes}"]), out / name)
+        tick = stage(f"train {name}", tick)
     result["train_steps"] = {name: r.steps for name, r in runs.items()}
-    clips = read_test_clips(manifest)
-    avsyncd = AVSyncDPipeline.from_pretrained(runs["avsyncd"].final_pipeline)
+    result["train_validation"] = {name: r.validation for name, r in runs.items()}
 
-    # held-out denoising loss with the true, another clip's (out of sync) and the null audio
-    frames = torch.stack([torch.from_numpy(c.frames).permute(3, 0, 1, 2).float().div(127.5).sub(1) for c in clips])
-    enc = avsyncd.audio_encoder
-    held = HeldOut.build(encode_frames(avsyncd.vae, frames, generator=torch.Generator().manual_seed(0)),
-                         encode_prompts(avsyncd.tokenizer, avsyncd.text_encoder, [prompt_for(c.label) for c in clips]),
-                         enc.encode(torch.stack([torch.from_numpy(c.audio[:32000]) for c in clips])),
-                         enc.encode_null(1), enc.frame_mask(12))
-    scheduler = DDPMScheduler.from_config(avsyncd.scheduler.config)  # the training schedule of the same betas
-    result["held_out_loss"] = {audio: held_out_loss(avsyncd.unet, scheduler, held, audio=audio)
-                               for audio in ("real", "shuffled", "null")}
+    sync_dir, result["sync_classifier_accuracy"] = train_sync_classifier(out, sizes, seed)
+    sync_model = SyncClassifier.from_pretrained(sync_dir)
+    tick = stage("train sync classifier", tick)
 
+    clips = read_test_clips(manifest, limit=sizes.test_clips)
+    pipelines = {name: AVSyncDPipeline.from_pretrained(r.final_pipeline) for name, r in runs.items()}
+    result["held_out_loss"] = {name: held_out_losses(p, clips) for name, p in pipelines.items()
+                               if p.audio_encoder is not None}
+    tick = stage("held-out losses", tick)
+
+    # rows: (label, animator, η, with audio)
+    rows = [(f"AVSyncD eta={eta:g}", pipelines["avsyncd"], eta, True) for eta in ETAS]
+    if sizes.null_audio_row:
+        rows.append(("AVSyncD null audio", pipelines["avsyncd"], 0.0, True))
+    rows.append(("I2VD", pipelines["i2vd"], 1.0, False))
+    if "standard_temporal_conv" in pipelines:
+        rows.append(("AVSyncD standard temporal conv eta=4", pipelines["standard_temporal_conv"], 4.0, True))
+    rows.append(("Static", StaticAnimator(TOY_FRAMES, TOY_FPS, (32, 32)), 1.0, False))
+    generated: dict[str, list[list[np.ndarray]]] = {"Ground truth": [[c.frames for c in clips]]}
+    torch.manual_seed(seed)
+    for label, animator, eta, with_audio in rows:
+        generated[label] = [generate_for_clips(animator, clips, eta, sizes.denoise_steps, seed=1000 * s,
+                                               with_audio=with_audio, progress=True) for s in sizes.seeds]
+    tick = stage("generation", tick)
     table = {}
-    for eta in (1.0, 4.0, 8.0):
-        table[f"AVSyncD eta={eta:g}"] = event_sync_score(
-            generate_for_clips(avsyncd, clips, eta, sizes["steps"], progress=True), clips)
-    table["AVSyncD null audio"] = event_sync_score(
-        generate_for_clips(avsyncd, clips, 0.0, sizes["steps"], progress=True), clips)
-    i2vd = AVSyncDPipeline.from_pretrained(runs["i2vd"].final_pipeline)
-    table["I2VD"] = event_sync_score(generate_for_clips(i2vd, clips, 1.0, sizes["steps"], with_audio=False,
-                                                        progress=True), clips)
-    table["Static"] = event_sync_score(generate_for_clips(StaticAnimator(12, 6.0, (32, 32)), clips), clips)
-    table["Ground truth"] = event_sync_score([c.frames for c in clips], clips)
-    result["event_sync"] = table
+    for label, videos in generated.items():
+        table[label] = event_row(videos, clips) | relsync_row(sync_model, videos, clips)
+    result["table"] = table
+    tick = stage("scoring", tick)
+    if picture is not None:
+        onsets_picture(picture, clips[: min(4, len(clips))],
+                       {k: generated[k][0] for k in ("Ground truth", "AVSyncD eta=4", "I2VD")})
+        result["picture"] = str(picture.relative_to(REPO) if picture.is_relative_to(REPO) else picture)
+    result["targets"] = check_targets(result)
+    result["stage_seconds"] = stage_seconds
     result["seconds"] = round(time.perf_counter() - started, 1)
     return result
+
+
+def check_targets(result: dict) -> dict:
+    """The issue's targets, each True / False, from the measured table."""
+    t, loss = result["table"], result["held_out_loss"]["avsyncd"]
+    av, i2vd = t["AVSyncD eta=4"], t["I2VD"]
+    return {
+        "avsyncd_eta4_event_f1_ge_0.8": av["f1"] >= 0.8,
+        "avsyncd_eta4_event_f1_ge_2x_i2vd": av["f1"] >= 2 * i2vd["f1"],
+        "relsync_avsyncd_gt_i2vd": av["relsync"] > i2vd["relsync"],
+        "relsync_avsyncd_gt_static": av["relsync"] > t["Static"]["relsync"],
+        "relsync_ground_truth_50": abs(t["Ground truth"]["relsync"] - 50) < 1,
+        "loss_true_audio_below_shuffled_and_null": loss["real"] < min(loss["shuffled"], loss["null"]),
+    }
+
+
+# ---- the picture --------------------------------------------------------------------------------
+
+def onsets_picture(path: Path, clips, rows: dict[str, list[np.ndarray]], scale: int = 2) -> Path:
+    """PNG: per test clip, the audio waveform with its onsets (red ticks on the true flash frames)
+    above the frames of each row (ground truth, AVSyncD, I2VD); a detected flash gets a yellow bar
+    under its frame."""
+    from PIL import Image, ImageDraw
+
+    from model.toy import TOY_FPS, TOY_SAMPLE_RATE
+    from model.toy_events import detect_flashes
+
+    f, h, w = rows[next(iter(rows))][0].shape[:3]
+    cell, label_w, wave_h, gap = w * scale, 150, 28, 6
+    row_h = h * scale + 6
+    block_h = wave_h + len(rows) * row_h + gap
+    image = Image.new("RGB", (label_w + f * cell, len(clips) * block_h + 4), "white")
+    draw = ImageDraw.Draw(image)
+    for k, clip in enumerate(clips):
+        top = k * block_h
+        audio = clip.audio[: round(f / TOY_FPS * TOY_SAMPLE_RATE)]
+        draw.text((4, top + 8), clip.label.replace("_", " "), fill="black")
+        columns = np.array_split(np.abs(audio), f * cell)
+        peak = max(float(np.abs(audio).max()), 1e-6)
+        for x, part in enumerate(columns):
+            amp = float(part.max()) / peak * (wave_h / 2 - 2)
+            draw.line([(label_w + x, top + wave_h / 2 - amp), (label_w + x, top + wave_h / 2 + amp)], fill=(60, 60, 160))
+        for event in clip.event_frames:
+            x = label_w + event * cell
+            draw.rectangle([x, top, x + cell - 1, top + 3], fill="red")
+        for r, (name, videos) in enumerate(rows.items()):
+            y = top + wave_h + r * row_h
+            draw.text((4, y + h * scale // 2 - 6), name, fill="black")
+            video = videos[k]
+            for i in range(f):
+                frame = Image.fromarray(video[i]).resize((cell, h * scale), Image.NEAREST)
+                image.paste(frame, (label_w + i * cell, y))
+            for i in detect_flashes(video):
+                draw.rectangle([label_w + i * cell, y + h * scale + 1, label_w + (i + 1) * cell - 1, y + h * scale + 4],
+                               fill=(230, 180, 0))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path)
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.toy_table1", description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=Path("data/runs/toy_table1"))
-    parser.add_argument("--quick", action="store_true", help="smoke size: checks the chain, numbers not meaningful")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true", help="the same chain, smaller (~10 min on 2 idle cores)")
+    parser.add_argument("--size", choices=sorted(SIZES), help="quick / full (default) / large")
+    parser.add_argument("--seed", type=int, default=0, help="data / training seed (noise seeds: Sizes.seeds)")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (1: on a shared 2-core machine a second thread spins and slows a step ~5×)")
     args = parser.parse_args(argv)
-    out = args.out / ("quick" if args.quick else f"seed{args.seed}")
-    result = run(out, args.quick, args.seed)
-    (out / "results.json").write_text(json.dumps(result, indent=1) + "\n")
-    print(json.dumps(result, indent=1))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    import torch
+
+    torch.set_num_threads(args.threads)
+    name = args.size or ("quick" if args.quick else "full")
+    out = args.out / f"{name}_seed{args.seed}"
+    suffix = "" if name == "full" else f"_{name}"
+    load_before = os.getloadavg()
+    result = run(out, SIZES[name], args.seed, picture=RESULTS / f"toy_table1{suffix}.png")
+    result["machine"] = machine()
+    result["load_average"] = {"start": [round(x, 2) for x in load_before],
+                              "end": [round(x, 2) for x in os.getloadavg()]}
+    result["command"] = "python -m benchmarks.toy_table1" + ("" if name == "full" else f" --size {name}") + \
+        (f" --seed {args.seed}" if args.seed else "")
+    text = json.dumps(result, indent=1) + "\n"
+    (out / "results.json").write_text(text)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"toy_table1{suffix}.json").write_text(text)
+    print(json.dumps({k: result[k] for k in ("targets", "held_out_loss", "train_steps", "seconds")}, indent=1))
+    for label, row in result["table"].items():
+        print(f"{label:40s} F1 {row['f1']:.3f} {row['f1_ci95']}  RelSync {row['relsync']:.1f}")
     return 0
 
 

@@ -1,0 +1,56 @@
+"""The toy Table 1's statistics and picture, on real rendered toy clips (the training chain itself
+runs in `python -m benchmarks.toy_table1 --quick`)."""
+
+import numpy as np
+from PIL import Image
+
+from benchmarks.toy_table1 import bootstrap_f1, event_row, onsets_picture
+from model.toy import read_test_clips, read_toy_events, write_toy_dataset
+
+
+def test_event_rows_rank_the_real_clips_above_static_and_other_clips(tmp_path):
+    manifest = write_toy_dataset(tmp_path, train_clips=0, test_clips=6, seed=2)
+    clips = read_test_clips(manifest)
+    real = event_row([[c.frames for c in clips]] * 2, clips)
+    static = event_row([[np.repeat(c.frames[:1], 12, axis=0) for c in clips]], clips)
+    others = event_row([[clips[(i + 1) % len(clips)].frames for i in range(len(clips))]], clips)  # out of sync
+    assert real["f1"] > 0.9 and real["f1_ci95"][0] <= real["f1"] <= real["f1_ci95"][1] + 1e-9
+    assert real["f1_seed_std"] == 0.0 and len(real["f1_per_seed"]) == 2
+    assert static["f1"] == 0.0 and static["detected"] == 0
+    assert others["f1"] < real["f1"] - 0.3
+
+
+def test_bootstrap_f1_interval_brackets_the_pooled_f1_and_narrows_with_more_clips():
+    rng = np.random.default_rng(0)
+    def counts(n):
+        true = rng.integers(1, 5, n)
+        return np.stack([true, true, rng.binomial(true, 0.6)], 1)
+    small, large = counts(10), counts(400)
+    lo, hi = bootstrap_f1(small)
+    pooled = 2 * small[:, 2].sum() / (small[:, 0].sum() + small[:, 1].sum())
+    assert lo <= pooled <= hi
+    lo2, hi2 = bootstrap_f1(large)
+    assert hi2 - lo2 < hi - lo
+
+
+def test_long_toy_clips_for_the_sync_classifier(tmp_path):
+    import pandas as pd
+
+    manifest = write_toy_dataset(tmp_path, train_clips=1, test_clips=1, seed=4, num_frames=54)
+    table = pd.read_parquet(manifest)
+    assert (table["duration_s"] == 9.0).all()
+    events = read_toy_events(tmp_path)
+    assert all(0 < e < 54 for frames in events.values() for e in frames)
+    assert max(len(frames) for frames in events.values()) > 4  # the flash rate stays ~2 per second
+
+
+def test_the_picture_shows_each_clip_and_row(tmp_path):
+    manifest = write_toy_dataset(tmp_path / "data", train_clips=0, test_clips=2, seed=5)
+    clips = read_test_clips(manifest)
+    path = onsets_picture(tmp_path / "frames.png", clips, {"Ground truth": [c.frames for c in clips],
+                                                           "Static": [np.repeat(c.frames[:1], 12, 0) for c in clips]})
+    image = np.asarray(Image.open(path))
+    assert image.shape[1] == 150 + 12 * 64 and image.shape[0] > 2 * (28 + 2 * 64)
+    # red onset ticks are drawn over the true flash frames of the first clip
+    x = 150 + clips[0].event_frames[0] * 64 + 10
+    assert tuple(image[1, x]) == (255, 0, 0)
