@@ -9,16 +9,17 @@ import numpy as np
 import pytest
 
 from curation import avsync15
-from curation.sources.local import (GREATEST_HITS_LABEL, release_layout, scan_release_folder, scan_video_folder)
-from curation.media import write_mp4
+from curation.sources.local import GREATEST_HITS_LABEL, release_layout, scan_release_folder, scan_video_folder
+from curation.sources.synthetic import write_synthetic_video
 from model.data import read_manifest
+from model.synthetic_data import synthetic_scene
 
 
-def _clip(path: Path, seconds: float = 2.5, fps: float = 12.0, height: int = 32, width: int = 64, seed: int = 0) -> Path:
-    rng = np.random.default_rng(seed)
-    frames = rng.integers(0, 255, (int(seconds * fps), height, width, 3), dtype=np.uint8)
-    audio = (0.1 * np.sin(np.linspace(0, 2000 * seconds, int(16000 * seconds)))).astype(np.float32)
-    return write_mp4(path, frames, fps, audio)
+def _clip(path: Path, seconds: float = 2.5, height: int = 32, width: int = 64, seed: int = 0) -> Path:
+    """A real H.264 + AAC sync clip (the project's generator), width × height pixels."""
+    scene = synthetic_scene(np.random.default_rng(seed), "hammering", seconds)
+    write_synthetic_video(path, scene, fps=12.0, size=(width, height), seed=seed)
+    return path
 
 
 @pytest.fixture(scope="module")
