@@ -253,6 +253,25 @@ def check_targets(result: dict) -> dict:
     }
 
 
+def markdown_table(result: dict) -> str:
+    """The measured table as Markdown (what BENCHMARKS.md quotes)."""
+    lines = ["| row | event F1 (95 % CI over clips) | F1 per noise seed | precision | recall | timing error (frames) "
+             "| RelSync (95 % CI) |", "|---|---|---|---|---|---|---|"]
+    for label, row in result["table"].items():
+        lo, hi = row["f1_ci95"]
+        seeds = " / ".join(f"{x:.2f}" for x in row["f1_per_seed"])
+        rel_ci = row["relsync_ci95"] or [float("nan")] * 2
+        lines.append(f"| {label} | {row['f1']:.3f} ({lo:.2f}–{hi:.2f}) | {seeds} | {row['precision']:.2f} "
+                     f"| {row['recall']:.2f} | {row['timing_error_frames']:.2f} | {row['relsync']:.1f} "
+                     f"({rel_ci[0]:.1f}–{rel_ci[1]:.1f}) |")
+    lines += ["", "| held-out denoising loss | true audio | another clip's audio | null audio |", "|---|---|---|---|"]
+    for name, loss in result["held_out_loss"].items():
+        lines.append(f"| {name} | {loss['real']:.4f} | {loss['shuffled']:.4f} | {loss['null']:.4f} |")
+    lines += ["", "| target | met |", "|---|---|"] + [f"| {k} | {'yes' if v else '**no**'} |"
+                                                     for k, v in result["targets"].items()]
+    return "\n".join(lines) + "\n"
+
+
 # ---- the picture --------------------------------------------------------------------------------
 
 def onsets_picture(path: Path, clips, rows: dict[str, list[np.ndarray]], scale: int = 2) -> Path:
@@ -303,8 +322,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="the same chain, smaller (~10 min on 2 idle cores)")
     parser.add_argument("--size", choices=sorted(SIZES), help="quick / full (default) / large")
     parser.add_argument("--seed", type=int, default=0, help="data / training seed (noise seeds: Sizes.seeds)")
+    parser.add_argument("--report", type=Path, help="only print the Markdown table of a results JSON")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (1: on a shared 2-core machine a second thread spins and slows a step ~5×)")
     args = parser.parse_args(argv)
+    if args.report is not None:
+        print(markdown_table(json.loads(args.report.read_text())), end="")
+        return 0
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     import torch
 
@@ -323,6 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     (out / "results.json").write_text(text)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"toy_table1{suffix}.json").write_text(text)
+    (RESULTS / f"toy_table1{suffix}.md").write_text(markdown_table(result))
     print(json.dumps({k: result[k] for k in ("targets", "held_out_loss", "train_steps", "seconds")}, indent=1))
     for label, row in result["table"].items():
         print(f"{label:40s} F1 {row['f1']:.3f} {row['f1_ci95']}  RelSync {row['relsync']:.1f}")

@@ -54,3 +54,18 @@ def test_the_picture_shows_each_clip_and_row(tmp_path):
     # red onset ticks are drawn over the true flash frames of the first clip
     x = 150 + clips[0].event_frames[0] * 64 + 10
     assert tuple(image[1, x]) == (255, 0, 0)
+
+
+def test_markdown_table_lists_every_row_loss_and_target(tmp_path):
+    from benchmarks.toy_table1 import markdown_table
+
+    manifest = write_toy_dataset(tmp_path, train_clips=0, test_clips=3, seed=6)
+    clips = read_test_clips(manifest)
+    row = event_row([[c.frames for c in clips]], clips) | {"relsync": 50.0, "relsync_ci95": [50.0, 50.0]}
+    result = {"table": {"Ground truth": row, "Static": row | {"relsync_ci95": None}},
+              "held_out_loss": {"avsyncd": {"real": 0.1, "shuffled": 0.2, "null": 0.3}},
+              "targets": {"relsync_ground_truth_50": True, "avsyncd_eta4_event_f1_ge_0.8": False}}
+    text = markdown_table(result)
+    assert "| Ground truth | 1.000 (1.00–1.00) | 1.00 |" in text and "| Static |" in text
+    assert "| avsyncd | 0.1000 | 0.2000 | 0.3000 |" in text
+    assert "| avsyncd_eta4_event_f1_ge_0.8 | **no** |" in text
