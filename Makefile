@@ -27,8 +27,9 @@ browser: /usr/bin/chromium
 /usr/bin/chromium:
 	apt-get install -y chromium || (apt-get update && apt-get install -y chromium)
 
-## make demo: the whole chain on generated + real clips (embedded Prefect API, ~8 min on 2 cores):
-## train a tiny sync classifier → curate the demo set with PSync → train a tiny AVSyncD → animate a picture with a sound
+## make demo: the whole chain on the toy domain (lamps flashing on clicks; embedded Prefect API):
+## toy clips → sync classifier (held-out accuracy) → curation with its PSync → AVSyncD on the toy base →
+## held-out animation with / without the sound (event F1s, data/demo/side_by_side.mp4, data/demo/summary.json)
 demo: install
 	$(BIN)/python -m flows.demo --out data/demo
 

@@ -94,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.sync_classifier_step_speed", description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=4, help="timed steps per variant and round")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--avx2-only", action="store_true", help="only the AVX2-emulated variants")
     parser.add_argument("--variant", help=argparse.SUPPRESS)  # internal: run one variant, print JSON
     args = parser.parse_args(argv)
     if args.variant:
@@ -101,12 +102,13 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(run_variant(precision, workers, pool, threads, args.steps)))
         return 0
 
-    results: dict[str, list[float]] = {name: [] for name in VARIANTS}
-    data: dict[str, list[float]] = {name: [] for name in VARIANTS}
+    variants = {name: v for name, v in VARIANTS.items() if v[0] or not args.avx2_only}
+    results: dict[str, list[float]] = {name: [] for name in variants}
+    data: dict[str, list[float]] = {name: [] for name in variants}
     info: dict[str, dict] = {}
     start_load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     for round_index in range(args.rounds):
-        for name, (avx2, *_rest) in VARIANTS.items():
+        for name, (avx2, *_rest) in variants.items():
             env = os.environ | (AVX2_ENV if avx2 else {})
             run = subprocess.run([sys.executable, "-m", "benchmarks.sync_classifier_step_speed", "--variant", name,
                                   "--steps", str(args.steps)], capture_output=True, text=True, env=env, check=True)
@@ -121,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     flags = sorted({f for f in open("/proc/cpuinfo").read().split() if f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16")})
     lines = [
         "## Sync classifier: seconds per tiny training step (issue 12 §1)", "",
-        f"`python -m benchmarks.sync_classifier_step_speed --steps {args.steps} --rounds {args.rounds}` — "
+        f"`python -m benchmarks.sync_classifier_step_speed --steps {args.steps} --rounds {args.rounds}"
+        f"{' --avx2-only' if args.avx2_only else ''}` — "
         f"{machine()}; CPU flags {' '.join(flags)}. A shared machine (other helpers' jobs running): variants "
         "interleaved, medians over all rounds. Step = DataLoader batch (4 generated videos × 21 clips) + forward + "
         "loss + backward + clip + AdamW, tiny preset. \"avx2\" rows cap torch/oneDNN at AVX2 "
@@ -131,13 +134,14 @@ def main(argv: list[str] | None = None) -> int:
         "for data | speed-up vs the old default on that CPU |",
         "|---|---|---|---:|---|---:|---:|---:|",
     ]
-    for name, (_, _, _, pool, _) in VARIANTS.items():
+    for name, (_, _, _, pool, _) in variants.items():
         base = median[OLD_AVX2 if name.startswith("avx2") else OLD_NATIVE]
         source = f"pool of {pool} videos" if pool else "fresh video per example"
         lines.append(f"| {name} | {info[name]['precision']} | {source} | {info[name]['threads']} | "
                      f"{info[name]['capability']} | {median[name]:.2f} | {statistics.median(data[name]):.2f} | "
                      f"{base / median[name]:.1f}× |")
-    lines += ["", f"Precision decisions: AVX2 — {info[NEW_AVX2]['reason']}; native — {info[NEW_NATIVE]['reason']}.", ""]
+    lines += ["", f"Precision decisions: AVX2 — {info[NEW_AVX2]['reason']}"
+              + (f"; native — {info[NEW_NATIVE]['reason']}." if NEW_NATIVE in info else "."), ""]
     write_result("sync_classifier_step_speed", "\n".join(lines))
     return 0
 
