@@ -224,11 +224,6 @@ def analyze_videos(items_and_paths: Sequence[tuple[SourceItem, str]], config: Cu
     return [results[item.video_id] for item, _ in items_and_paths]
 
 
-def analyze_video(item: SourceItem, path: str, config: CurationConfig) -> VideoResult:
-    """Probe, decode once, cut scenes, window and score one local video file."""
-    return analyze_videos([(item, path)], config)[0]
-
-
 def batch_key(items: Sequence[SourceItem]) -> str:
     """Deterministic name of a batch in the ledger."""
     return _batch_key_of_ids([item.video_id for item in items])

@@ -9,8 +9,8 @@ Frame t of F = 12 sees the global token and all 12 frequency rows of its time se
 columns split into F overlapping windows of ⌈19 / F⌉ = 2 columns, starts evenly spaced
 (0 2 3 5 6 8 9 11 12 14 15 17), i.e. 1 + 12·2 = 25 of the 229 tokens. Two equivalent forms:
 
-    frame_mask(F)               (F, 229) bool, True = visible: an attention mask over all tokens
-    frame_tokens(tokens, F)     (B, F, 25, 768): the visible tokens gathered per frame (cls first)
+    frame_token_mask(F)               (F, 229) bool, True = visible: an attention mask over all tokens
+    gather_frame_tokens(tokens, F)    (B, F, 25, 768): the visible tokens gathered per frame (cls first)
 
 `ImageBindAudioEncoder` implements `model.audio_conditioning.AudioTokenEncoder`.
 """
@@ -120,10 +120,6 @@ class ImageBindAudioEncoder(nn.Module):
     def frame_mask(self, num_frames: int) -> torch.Tensor:
         """(F, 229) bool, True = frame t may attend to the token."""
         return frame_token_mask(num_frames, self.grid).to(self.device)
-
-    def frame_tokens(self, tokens: torch.Tensor, num_frames: int) -> torch.Tensor:
-        """(B, 229, D) → (B, F, 25, D): each frame's visible tokens, cls first."""
-        return gather_frame_tokens(tokens, num_frames, self.grid)
 
 
 def load_imagebind_audio_encoder(checkpoint: str | os.PathLike, preset: str | ImageBindConfig = "huge",

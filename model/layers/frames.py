@@ -48,8 +48,3 @@ class VideoConditioning:
 def unfold_frames(x: torch.Tensor, num_frames: int) -> torch.Tensor:
     """(B·F, ...) → (B, F, ...)."""
     return x.reshape(x.shape[0] // num_frames, num_frames, *x.shape[1:])
-
-
-def fold_frames(x: torch.Tensor) -> torch.Tensor:
-    """(B, F, ...) → (B·F, ...)."""
-    return x.reshape(x.shape[0] * x.shape[1], *x.shape[2:])

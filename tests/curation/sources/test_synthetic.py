@@ -12,7 +12,7 @@ import pytest
 from curation.config import CurationConfig, MediaConfig
 from curation.filters import apply_filters
 from curation.media import MediaError, decode, probe
-from curation.pipeline import analyze_video
+from curation.pipeline import analyze_videos
 from curation.scenes import SceneCutter
 from curation.sources.item import SourceItem
 from curation.media import write_mp4
@@ -136,7 +136,7 @@ def test_cuts_are_hard_and_found_by_the_scene_detector(clip):
 def test_filters_drop_static_silent_and_chaotic_shots_for_the_right_reason(clip):
     path, truth, _, _, _ = clip
     config = CurationConfig()
-    result = analyze_video(SourceItem("clip", "test", path=str(path)), str(path), config)
+    [result] = analyze_videos([(SourceItem("clip", "test", path=str(path)), str(path))], config)
     windows, _ = apply_filters(pd.DataFrame(result.window_rows), config.filters)
     assert result.video_row["n_scenes"] == len(truth.scenes)
     windows["kind"] = [_kind_at(truth, (a + b) / 2) for a, b in zip(windows.start_s, windows.end_s)]

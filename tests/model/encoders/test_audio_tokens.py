@@ -59,7 +59,7 @@ def test_null_audio_tokens(encoder):
     assert null.shape == (3, 229, 32) and torch.equal(null[0], null[2])
     silence = encoder.encode(torch.zeros(1, 32000))  # silent audio is *not* the null input
     assert not torch.allclose(null[:1], silence, atol=1e-3)
-    assert encoder.frame_mask(12).shape == (12, 229) and encoder.frame_tokens(null, 12).shape == (3, 12, 25, 32)
+    assert encoder.frame_mask(12).shape == (12, 229) and gather_frame_tokens(null, 12, encoder.grid).shape == (3, 12, 25, 32)
 
 
 def test_encoder_needs_the_audio_branch(tiny_checkpoint):
