@@ -98,7 +98,7 @@ class LocalPrefect:
     def run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
         return subprocess.run([PREFECT, *args], cwd=REPO, env=self.env, capture_output=True, text=True, timeout=timeout)
 
-    def serve(self, timeout_s: float = 120) -> "LocalPrefect":
+    def serve(self, timeout_s: float = 300) -> "LocalPrefect":
         server = self.start("server", "server", "start", "--host", "127.0.0.1", "--port", str(self.port))
         wait_healthy(f"{self.api}/health", server, timeout_s)
         return self
@@ -119,3 +119,13 @@ class LocalPrefect:
         for process in reversed(self.started):
             stop(process)
         self.started.clear()
+        # A worker starts each flow run in a session of its own: after a failure some may be left
+        # (a paused run, its review page). Only processes pointed at this server are ended.
+        mark = f"PREFECT_API_URL={self.api}".encode()
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit() and int(entry.name) != os.getpid():
+                try:
+                    if mark in (entry / "environ").read_bytes().split(b"\0"):
+                        os.kill(int(entry.name), signal.SIGKILL)
+                except OSError:
+                    pass
