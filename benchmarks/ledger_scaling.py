@@ -95,7 +95,6 @@ def legacy_merge_windows_into_clips(windows: pd.DataFrame, videos: pd.DataFrame)
 
 def legacy_summarize(videos: pd.DataFrame, windows: pd.DataFrame, clips: pd.DataFrame, balanced: pd.DataFrame) -> dict:
     """`pipeline.summarize` before issue 15: a scan of the windows per class."""
-    failed = videos[videos.status != "ok"]
     window_reasons: dict[str, int] = {}
     for reasons in windows.get("reasons", pd.Series(dtype=object)):
         for reason in filter(None, str(reasons).split(";")):
@@ -113,21 +112,7 @@ def legacy_summarize(videos: pd.DataFrame, windows: pd.DataFrame, clips: pd.Data
             "clips": int((clips.label == label).sum()),
             "kept_after_balancing": bool((balanced.label == label).any()),
         })
-    n_windows = len(windows)
-    return {
-        "videos": len(videos),
-        "videos_ok": int((videos.status == "ok").sum()),
-        "videos_failed_by_reason": {k: int(v) for k, v in failed.reason.value_counts().sort_index().items()},
-        "windows": n_windows,
-        "windows_passed": int(windows["passed"].sum()) if n_windows else 0,
-        "window_pass_rate": round(float(windows["passed"].mean()), 4) if n_windows else 0.0,
-        "windows_failed_by_reason": dict(sorted(window_reasons.items())),
-        "clips": len(clips),
-        "clip_seconds": round(float(clips.duration_s.sum()), 2) if len(clips) else 0.0,
-        "avsync_ac_clips": len(balanced),
-        "avsync_ac_classes": int(balanced.label.nunique()),
-        "per_class": per_class,
-    }
+    return pipeline.run_totals(videos, windows, clips, balanced, per_class, window_reasons)  # the unchanged tail
 
 
 # --- generated ledgers ----------------------------------------------------------------------

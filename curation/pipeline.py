@@ -358,7 +358,6 @@ def finalize(out_dir: str | Path, config: CurationConfig) -> dict:
 def summarize(videos: pd.DataFrame, windows: pd.DataFrame, clips: pd.DataFrame, balanced: pd.DataFrame) -> dict:
     """Counts and pass rates of a run, overall and per class (one group-by per table, not a scan
     per class: 300 classes x 2.3M windows at VGGSound scale)."""
-    failed = videos[videos.status != "ok"]
     reasons = windows.get("reasons", pd.Series(dtype=object)).astype(object)
     window_reasons = {str(k): int(v) for k, v in
                       reasons[reasons.fillna("").astype(bool)].str.split(";").explode().value_counts().items() if k}
@@ -384,6 +383,13 @@ def summarize(videos: pd.DataFrame, windows: pd.DataFrame, clips: pd.DataFrame, 
             "clips": int(clip_counts.get(label, 0)),
             "kept_after_balancing": label in kept,
         })
+    return run_totals(videos, windows, clips, balanced, per_class, window_reasons)
+
+
+def run_totals(videos: pd.DataFrame, windows: pd.DataFrame, clips: pd.DataFrame, balanced: pd.DataFrame,
+               per_class: list[dict], window_reasons: dict[str, int]) -> dict:
+    """The summary dict around the per-class rows (`summarize`)."""
+    failed = videos[videos.status != "ok"]
     n_windows = len(windows)
     return {
         "videos": len(videos),
