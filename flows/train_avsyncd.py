@@ -1,5 +1,6 @@
 """The `train-avsyncd` Prefect flow: train AVSyncD on a curated clip manifest, then animate one
-held-out clip as a check. Wiring only; the work is `model.train.train` and `model.animate`.
+held-out clip as a check. Wiring only; the work is `model.train.train` (through the shared
+`flows.training.train_model` task) and `model.held_out.animate_held_out_clip`.
 
 Runs downstream of curation on its `avsync15.parquet` / `clips.parquet`. Resumable through the
 run folder's checkpoints (a rerun with the same `out` continues).
@@ -18,42 +19,17 @@ import sys
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
+from prefect.artifacts import create_markdown_artifact
 
-
-@task(name="train-avsyncd-model")
-def train_model(preset: str, out: str, overrides: list[str], config: str | None) -> dict:
-    from model.config import load_config
-    from model.train import train
-
-    progress_id = create_progress_artifact(progress=0.0, key="training-progress",
-                                           description="share of the step / time budget")
-    result = train(load_config(preset, config, overrides), out,
-                   on_log=lambda row: update_progress_artifact(progress_id, progress=100.0 * row["done"]))
-    update_progress_artifact(progress_id, progress=100.0)
-    get_run_logger().info("trained %d steps (resumed from %d) in %.0f s", result.steps, result.resumed_from,
-                          result.seconds)
-    return {"pipeline": str(result.final_pipeline), "steps": result.steps, "seconds": result.seconds,
-            "validation": result.validation}
+from flows.training import train_model
 
 
 @task(name="animate-held-out-clip")
 def animate_held_out(pipeline_dir: str, manifest: str, split: str | None, out: str, steps: int) -> dict:
     """Animate the first frame of one held-out clip with its own sound (mp4 with audio)."""
-    from model.data import read_manifest, validation_windows
-    from model.pipeline import AVSyncDPipeline
+    from model.held_out import animate_held_out_clip
 
-    pipeline = AVSyncDPipeline.from_pretrained(pipeline_dir)
-    rows = (read_manifest(manifest, split) if split else []) or read_manifest(manifest)
-    from model.config import DataConfig
-
-    height, width = pipeline.resolution
-    data = DataConfig(num_frames=pipeline.num_frames, fps=pipeline.fps, height=height, width=width, hflip=False)
-    clip = validation_windows(rows[:1], data, 1)
-    image = ((clip["frames"][0, :, 0].permute(1, 2, 0).numpy() + 1) * 127.5).round().clip(0, 255).astype("uint8")
-    video = pipeline(image, clip["audio"][0].numpy(), clip["prompt"][0], num_inference_steps=steps)
-    path = video.write_mp4(out)
-    return {"mp4": str(path), "prompt": clip["prompt"][0], "source": rows[0].path}
+    return animate_held_out_clip(pipeline_dir, manifest, out, split, steps)
 
 
 @flow(name="train-avsyncd")
@@ -89,17 +65,18 @@ def train_avsyncd(
             extra.append(f"{key}={value}")
     if i2vd:
         extra.append("model.audio_attention=false")
-    trained = train_model(preset, out, extra, config)
-    sample = animate_held_out(trained["pipeline"], manifest, "test", str(Path(out) / "sample.mp4"), sample_steps)
+    trained = train_model("avsyncd", preset, out, extra, config)
+    sample = animate_held_out(trained["final_pipeline"], manifest, "test", str(Path(out) / "sample.mp4"),
+                              sample_steps)
     curve = "\n".join(f"| {row['step']} | {row['loss']:.4f} |" for row in trained["validation"])
     create_markdown_artifact(
         key="avsyncd-training",
-        markdown=(f"# AVSyncD\n\nPipeline: `{Path(trained['pipeline']).resolve()}` ({trained['steps']} steps, "
+        markdown=(f"# AVSyncD\n\nPipeline: `{Path(trained['final_pipeline']).resolve()}` ({trained['steps']} steps, "
                   f"{trained['seconds']:.0f} s)\n\n| step | held-out denoising loss |\n|---|---|\n{curve}\n\n"
                   f"Sample: `{Path(sample['mp4']).resolve()}` ({sample['prompt']})\n"),
     )
-    get_run_logger().info("pipeline %s; sample %s", trained["pipeline"], sample["mp4"])
-    return {"pipeline": trained["pipeline"], "steps": trained["steps"], "validation": trained["validation"],
+    get_run_logger().info("pipeline %s; sample %s", trained["final_pipeline"], sample["mp4"])
+    return {"pipeline": trained["final_pipeline"], "steps": trained["steps"], "validation": trained["validation"],
             "sample": sample["mp4"]}
 
 

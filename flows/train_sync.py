@@ -1,6 +1,7 @@
 """The `train-sync-classifier` Prefect flow: train the sync classifier, evaluate it, publish.
 
-Wiring only; the work is `sync_classifier.train.train` and `sync_classifier.evaluate`. Runs
+Wiring only; the work is `sync_classifier.train.train` (through the shared
+`flows.training.train_model` task) and `sync_classifier.evaluate`. Runs
 after curation on its clip manifest (VGGSS-style `clips.parquet`), or on generated clips.
 Resumable through the run folder's checkpoints (a rerun with the same `out` continues).
 
@@ -16,24 +17,10 @@ import sys
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
+from prefect.artifacts import create_markdown_artifact
 
 from curation.manifest import write_json_atomic
-
-
-@task(name="train-sync-model")
-def train_model(preset: str, out: str, overrides: list[str], config: str | None) -> dict:
-    from sync_classifier.config import load_config
-    from sync_classifier.train import train
-
-    progress_id = create_progress_artifact(progress=0.0, key="training-progress",
-                                           description="share of the step / time budget")
-    result = train(load_config(preset, config, overrides), out,
-                   on_log=lambda row: update_progress_artifact(progress_id, progress=100.0 * row["done"]))
-    update_progress_artifact(progress_id, progress=100.0)
-    get_run_logger().info("trained %d steps (resumed from %d) in %.0f s", result.steps, result.resumed_from, result.seconds)
-    return {"final_model": str(result.final_model), "steps": result.steps, "seconds": result.seconds,
-            "last": result.history[-1] if result.history else None}
+from flows.training import train_model
 
 
 @task(name="evaluate-sync-model")
@@ -78,7 +65,7 @@ def train_sync_classifier(
               "train.max_steps": max_steps, "train.max_minutes": max_minutes, "train.init_from": init_from}
     # JSON is valid YAML: paths with ':' or '#' survive the override parser.
     overrides = [f"{key}={json.dumps(value)}" for key, value in values.items() if value is not None]
-    trained = train_model(preset, out, overrides, config)
+    trained = train_model("sync-classifier", preset, out, overrides, config)
     accuracy = evaluate_model(trained["final_model"], manifest, eval_split, eval_synthetic_videos)
     write_json_atomic(accuracy, Path(out) / "accuracy.json")  # for callers that get no return value (run_deployment)
     create_markdown_artifact(
