@@ -52,15 +52,23 @@ def test_shard_runs_through_run_deployment_give_one_runs_manifests(prefect_api, 
     whole = curate_vggsound(videos=str(folder), out=str(tmp_path / "one"), config=str(config))
 
     runner = Runner(limit=2)  # two shard runs at a time, each in its own process
+    deployment = curate_vggsound.to_deployment(name="curate-vggsound-shard")
     loop = asyncio.new_event_loop()
-    loop.run_until_complete(runner.add_deployment(curate_vggsound.to_deployment(name="curate-vggsound-shard")))
-    serving = threading.Thread(target=lambda: loop.run_until_complete(runner.start()), daemon=True)
+    registered = threading.Event()
+
+    async def serve():
+        await runner.aadd_deployment(deployment)
+        registered.set()
+        await runner.start()
+
+    serving = threading.Thread(target=lambda: loop.run_until_complete(serve()), daemon=True)
     serving.start()
+    assert registered.wait(timeout=120)
     try:
         summary = curate_vggsound_sharded(videos=str(folder), out=str(tmp_path / "shards"), config=str(config),
                                           n_shards=3, max_queued_shards=2, poll_seconds=1.0)
     finally:
-        asyncio.run_coroutine_threadsafe(runner.stop(), loop).result(timeout=60)
+        asyncio.run_coroutine_threadsafe(runner.astop(), loop).result(timeout=60)
         serving.join(timeout=60)
     assert summary == whole and summary["videos"] == 4
     for name, frame in _manifests(tmp_path / "one").items():
