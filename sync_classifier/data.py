@@ -27,7 +27,7 @@ import torch
 from torch.utils.data import Dataset, IterableDataset, Sampler, get_worker_info
 
 from curation.config import MediaConfig
-from curation.manifest import ClipRow, read_clip_rows
+from curation.manifest import ClipRow
 from curation.media import DecodedMedia, MediaError, decode
 from sync_classifier.config import DataConfig, ModelConfig
 from sync_classifier.preprocessing import clip_fbanks, clip_videos, fbank_clips, required_span_s, waveform_fbank
@@ -96,13 +96,6 @@ def prepared_clips(prepared: PreparedMedia, starts_s: Sequence[float], model: Mo
     fbank = fbank_clips(prepared.fbank, hops, model)
     media = prepared.media
     return fbank, clip_videos(media.frames, media.fps, [h / 100 for h in hops], model, flip=flip)
-
-
-def read_clip_manifest(path: str | Path, min_duration_s: float = 0.0, split: str | None = None) -> list[ClipRow]:
-    """Rows (path, start_s, end_s[, video_id, split]) of a Parquet manifest, e.g. curation's
-    `clips.parquet` / `avsync_ac.parquet`; rows shorter than `min_duration_s` are dropped.
-    Relative paths are taken relative to the manifest's folder."""
-    return read_clip_rows(path, split, min_duration_s)
 
 
 class ManifestTrainingSet(Dataset):

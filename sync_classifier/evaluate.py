@@ -21,9 +21,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
+from curation.manifest import read_clip_rows
 from curation.media import DecodedMedia, MediaError
 from sync_classifier.config import DataConfig
-from sync_classifier.data import center_compact_starts, decode_for_evaluation, media_clips, read_clip_manifest
+from sync_classifier.data import center_compact_starts, decode_for_evaluation, media_clips
 from sync_classifier.model import SyncClassifier
 
 NUM_OFFSETS = 31
@@ -135,7 +136,7 @@ def evaluate_manifest(model: SyncClassifier, manifest: str, data: DataConfig, sp
                       tolerance: int = TOLERANCE) -> SyncAccuracy:
     """Accuracy over the rows of a Parquet clip manifest (rows shorter than 3.2 s are skipped)."""
     span = (num_offsets - 1) * step_s + model.config.clip_s
-    rows = read_clip_manifest(manifest, min_duration_s=span, split=split)[:limit]
+    rows = read_clip_rows(manifest, split, min_duration_s=span)[:limit]
     failed = 0
 
     def medias() -> Iterable[DecodedMedia]:

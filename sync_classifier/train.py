@@ -36,6 +36,7 @@ import yaml
 from torch.utils.data import DataLoader
 
 from curation.layered_config import config_error_message
+from curation.manifest import read_clip_rows
 from curation.precision import resolve_precision
 from sync_classifier.config import SyncConfig, load_config
 from sync_classifier.contrastive import sync_contrastive_loss
@@ -44,7 +45,6 @@ from sync_classifier.data import (
     ManifestTrainingSet,
     SyntheticTrainingSet,
     collate_examples,
-    read_clip_manifest,
 )
 from sync_classifier.model import SyncClassifier
 
@@ -91,7 +91,7 @@ def _build_loader(config: SyncConfig, start_step: int, rank: int = 0, world: int
         dataset = SyntheticTrainingSet(model_cfg, data, seed=data.synthetic_seed,
                                        start_index=start_step * train_cfg.batch_size, rank=rank)
         return DataLoader(dataset, **common)
-    rows = read_clip_manifest(data.manifest, split=data.split)
+    rows = read_clip_rows(data.manifest, data.split)
     from curation.avsync15 import overlap_counts
 
     if leaked := overlap_counts(row.video_id for row in rows)["test"]:  # leakage guard (data/avsync15/README.md)

@@ -3,6 +3,7 @@ import pandas as pd
 import pytest
 import torch
 
+from curation.manifest import read_clip_rows
 from curation.media import write_mp4
 from curation.sources.synthetic import random_scenes, render_clip
 from sync_classifier.config import load_config
@@ -13,7 +14,6 @@ from sync_classifier.data import (
     center_compact_starts,
     collate_examples,
     random_compact_starts,
-    read_clip_manifest,
 )
 
 
@@ -44,7 +44,7 @@ def test_manifest_rows_decode_to_21_shifted_clips(tmp_path, synthetic_file, micr
     manifest = synthetic_file.parent / "clips.parquet"
     pd.DataFrame({"video_id": ["a", "b"], "path": [synthetic_file.name, str(synthetic_file)],
                   "start_s": [0.0, 0.5], "end_s": [7.0, 4.0], "split": ["train", "train"]}).to_parquet(manifest)
-    rows = read_clip_manifest(manifest)
+    rows = read_clip_rows(manifest)
     assert [r.path for r in rows] == [str(synthetic_file)] * 2  # relative paths resolve next to the manifest
     cfg = load_config("tiny")
     dataset = ManifestTrainingSet(rows, micro_config(), cfg.data)
@@ -54,7 +54,7 @@ def test_manifest_rows_decode_to_21_shifted_clips(tmp_path, synthetic_file, micr
     assert example["video"].shape == (21, 3, 12, 32, 32)
     assert torch.isfinite(example["audio"]).all() and example["audio"].std() > 0.1
     with pytest.raises(ValueError, match=r"no row has split 'test'; the manifest's splits are \['train'\]"):
-        read_clip_manifest(manifest, split="test")
+        read_clip_rows(manifest, "test")
     other_epoch = dataset[(1, 0)]["audio"]  # another epoch draws other clip starts
     assert not torch.allclose(other_epoch, example["audio"])
     torch.testing.assert_close(dataset[(0, 0)]["audio"], example["audio"])

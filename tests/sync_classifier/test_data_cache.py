@@ -7,6 +7,7 @@ import torch
 
 import sync_classifier.data as data_module
 import sync_classifier.synthetic as synthetic_module
+from curation.manifest import read_clip_rows
 from curation.media import write_mp4
 from curation.sources.synthetic import random_scenes, render_clip
 from sync_classifier.config import load_config
@@ -16,7 +17,6 @@ from sync_classifier.data import (
     media_clips,
     prepare_media,
     prepared_clips,
-    read_clip_manifest,
 )
 from sync_classifier.synthetic import synthetic_media
 
@@ -48,7 +48,7 @@ def test_manifest_rows_are_decoded_once_while_the_cache_lasts(manifest, micro_co
     real_decode = data_module.decode
     monkeypatch.setattr(data_module, "decode", lambda *a, **k: calls.append(k) or real_decode(*a, **k))
     data = load_config("tiny", overrides=[f"data.cache_mb={cache_mb}"]).data
-    dataset = ManifestTrainingSet(read_clip_manifest(manifest), micro_config(), data)
+    dataset = ManifestTrainingSet(read_clip_rows(manifest), micro_config(), data)
     examples = [dataset[(epoch, 0)] for epoch in range(3)]
     assert len(calls) == decodes
     for example in examples:
@@ -59,8 +59,8 @@ def test_manifest_rows_are_decoded_once_while_the_cache_lasts(manifest, micro_co
 
 def test_cached_and_per_example_paths_give_the_same_clips_up_to_the_hop_rounding(manifest, micro_config):
     model = micro_config()
-    cached = ManifestTrainingSet(read_clip_manifest(manifest), model, load_config("tiny").data)
-    fresh = ManifestTrainingSet(read_clip_manifest(manifest), model,
+    cached = ManifestTrainingSet(read_clip_rows(manifest), model, load_config("tiny").data)
+    fresh = ManifestTrainingSet(read_clip_rows(manifest), model,
                                 load_config("tiny", overrides=["data.cache_mb=0"]).data)
     a, b, other = cached[(0, 0)], fresh[(0, 0)], fresh[(1, 0)]
     for key in ("audio", "video"):  # the same starts (rounded to 10 ms when cached), unlike another epoch's
