@@ -44,9 +44,10 @@ DEMO_CONFIG = REPO / "configs" / "demo.yaml"
 DEMO_REAL = [("hitting_metal.mp4", "hitting"), ("issue-134-rotate.mp4", "movie_scene")]
 # Curation folders of the toy test clips: in sync, and with the sound 1 s late.
 TOY_IN_SYNC, TOY_OUT_OF_SYNC = "toy_lamp_in_sync", "toy_lamp_out_of_sync"
-# PSync (0..1) below this drops a window as not synchronized: a classifier that finds the true
-# offset gives in-sync windows well above it and 1 s shifted ones well below.
-PSYNC_MIN = 0.3
+# Windows whose PSync is in the run's lowest 10 % are dropped as not synchronized. PSync is a softmax
+# over up to 21 candidate shifts, so even in-sync windows score ~0.05–0.2 with a small classifier: an
+# absolute bound would be a guess (measured: in-sync toy 0.16, sound 1 s late 0.02, demo set 0.03–0.12).
+PSYNC_MIN_QUANTILE = 0.1
 
 
 def build_demo_set(root: Path, seed: int = 0, generated: bool = True) -> Path:
@@ -96,7 +97,7 @@ def start_embedded_api() -> threading.Thread | None:
 
 def curation_config_with_psync(base: Path, checkpoint: Path, out: Path) -> Path:
     """The demo's curation config plus PSync (12 fps analysis frames resolve its 0.2 s shifts) and
-    an absolute PSync filter, written next to the run so it is on record."""
+    a run-quantile PSync filter, written next to the run so it is on record."""
     config = yaml.safe_load(base.read_text()) or {}
     config.setdefault("media", {})["fps"] = 12
     config["metrics"] = ["pixel", "amplitude", "psync"]
@@ -104,7 +105,7 @@ def curation_config_with_psync(base: Path, checkpoint: Path, out: Path) -> Path:
     from curation.config import load_config
 
     config["filters"] = [rule.model_dump(exclude_none=True) for rule in load_config(base).filters] + [
-        {"metric": "psync", "min": PSYNC_MIN, "low_reason": "not_synchronized"}]
+        {"metric": "psync", "min_quantile": PSYNC_MIN_QUANTILE, "low_reason": "not_synchronized"}]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("# written by flows/demo.py\n" + yaml.safe_dump(config, sort_keys=False))
     return out
@@ -240,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     summary["curation"]["toy_windows_passed"] = {
         name: f"{per_class[name]['windows_passed']}/{per_class[name]['windows']}" if name in per_class else "0/0"
         for name in (TOY_IN_SYNC, TOY_OUT_OF_SYNC)}
-    print(f"PSync filter (min {PSYNC_MIN}) on the toy test clips, windows passed: "
+    print(f"PSync filter (lowest {PSYNC_MIN_QUANTILE:.0%} dropped) on the toy test clips, windows passed: "
           f"in sync {summary['curation']['toy_windows_passed'][TOY_IN_SYNC]}, "
           f"sound 1 s late {summary['curation']['toy_windows_passed'][TOY_OUT_OF_SYNC]}")
 
