@@ -39,7 +39,6 @@ from curation.config import CurationConfig
 from curation.sources import SourceItem
 
 COMPACT_EVERY = 500  # the flow's default `compact_every`
-METRICS = ("audio_max_amplitude", "audio_rms_db", "pixel_diff_max", "pixel_diff_mean")
 
 
 # --- the implementations before issue 15 (the baseline; not used by the project) -------------

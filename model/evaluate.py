@@ -50,7 +50,6 @@ from curation.manifest import read_clips, write_json_atomic, write_parquet_atomi
 log = logging.getLogger(__name__)
 
 GROUND_TRUTH, STATIC = "ground_truth", "static"
-METRICS = ("FID", "FVD", "IA", "IT", "RelSync", "AlignSync")
 # Where each network is published (named by the error when a file is missing).
 PUBLISHED = {
     "inception": "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth",

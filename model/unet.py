@@ -119,7 +119,7 @@ class AVSyncUNet(ModelMixin, ConfigMixin):
             return name in ("conv_in", "conv_out")
         return isinstance(parent, (ResnetBlock2D, Downsample2D, Upsample2D))
 
-    @classmethod
+    @classmethod  # kept: the in-memory twin of from_pretrained_2d (tests and notebooks build tiny 2D UNets)
     def from_unet2d(cls, unet2d: UNet2DConditionModel, **options: Any) -> "AVSyncUNet":
         """Inflate an in-memory 2D UNet (its weights are copied into the video UNet)."""
         model = cls(unet2d_config=dict(unet2d.config), **options)

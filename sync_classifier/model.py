@@ -119,7 +119,3 @@ class SyncClassifier(nn.Module):
         model = cls(config)
         model.load_state_dict(load_file(str(weights_path), device="cpu"), strict=True)
         return model.to(device).eval()
-
-
-def count_parameters(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())

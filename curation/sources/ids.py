@@ -11,7 +11,6 @@ Rules the rest of `curation.sources` follows:
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
 
@@ -52,17 +51,6 @@ def safe_chars(text: str) -> str:
     """`text` with each run of characters outside `[A-Za-z0-9_-]` replaced by '_', outer '_' removed
     (may be empty; not unique: "a b" and "a_b" both give "a_b")."""
     return _UNSAFE_RUN.sub("_", text).strip("_")
-
-
-def sanitise_id(text: str, max_len: int = MAX_ID_LEN) -> str:
-    """A safe id made from any text: `safe_chars(text)`, and when that changed the text (or it
-    had to be shortened) an 8-hex hash of the original is appended, so two different inputs
-    never share a result by accident ("a b" and "a_b" differ)."""
-    safe = safe_chars(text)
-    if safe == text and 0 < len(safe) <= max_len:
-        return safe
-    digest = hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
-    return f"{safe[: max_len - 9]}_{digest}" if safe else digest
 
 
 def is_rejected(item: SourceItem) -> bool:

@@ -143,7 +143,7 @@ class ClipTruth:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    @classmethod
+    @classmethod  # kept: the public reader of the `_truth.json` that `make_demo_set` publishes
     def from_dict(cls, data: dict[str, Any]) -> ClipTruth:
         return cls(**{**data, "scenes": [SceneTruth(**s) for s in data.get("scenes", [])]})
 

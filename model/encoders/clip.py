@@ -135,9 +135,6 @@ class ClipImageEncoder:
         """(N, 3, size, size) → (N, E) float32 unit vectors."""
         return F.normalize(self.model.encode_image(pixels.to(self.device, self.dtype)).float(), dim=-1)
 
-    def embed_frames(self, frames) -> torch.Tensor:
-        return self.embed_pixels(self.pixels(frames))
-
 
 def load_clip(model_name: str = DEFAULT_MODEL, pretrained: str | None = DEFAULT_PRETRAINED,
               checkpoint: str | os.PathLike | None = None, device: str | torch.device = "cpu",

@@ -382,13 +382,6 @@ class ImageBind(nn.Module):
         the direction of their average (the logit scales do not change a direction)."""
         return F.normalize(self({modality: value})[modality].float(), dim=-1)
 
-    @torch.no_grad()
-    def null_audio_embedding(self) -> torch.Tensor:
-        """(1, E) unit embedding of an all-zero normalised log-mel (the classifier-free 'no audio')."""
-        cfg = self.config
-        zeros = torch.zeros(1, 1, cfg.mel_bins, cfg.mel_frames, device=self.device, dtype=self.dtype)
-        return self.embed("audio", zeros)
-
 
 # --- loading ------------------------------------------------------------------------------------
 

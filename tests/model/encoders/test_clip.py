@@ -34,7 +34,7 @@ def test_image_features_are_unit_vectors_of_the_frames(clip_bin, media_dir):
 
     frames = decode(media_dir / "hitting_metal.mp4").frames[:6]  # (6, 224, 398, 3)
     encoder = load_clip(TINY_MODEL, pretrained=None, checkpoint=clip_bin)
-    emb = encoder.embed_frames(frames)
+    emb = encoder.embed_pixels(encoder.pixels(frames))
     assert emb.shape == (6, 32)
     torch.testing.assert_close(emb.norm(dim=-1), torch.ones(6))
     with torch.no_grad():

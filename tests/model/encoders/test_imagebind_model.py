@@ -161,15 +161,6 @@ def test_text_ignores_padding_after_the_end_token(model):
     torch.testing.assert_close(emb[0], emb[1])
 
 
-def test_null_audio_is_the_all_zero_normalised_mel(model):
-    with torch.no_grad():
-        null = model.null_audio_embedding()
-        direct = model.embed("audio", torch.zeros(1, 1, 128, 204))
-        other = model.embed("audio", torch.full((1, 1, 128, 204), 0.5))
-    torch.testing.assert_close(null, direct)
-    assert null.shape == (1, CFG.embed_dim) and not torch.allclose(null, other)
-
-
 def test_audio_drop_path_is_active_only_in_training(model):
     mels = torch.randn(32, 1, 128, 204, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
