@@ -185,9 +185,10 @@ def build_toy_base(base_dir: str | Path, manifest: str | Path, size: int = 32, v
     """The tiny SD-shaped base (diffusers layout) fitted to the toy domain: VAE, then image UNet.
     Skipped when `base_dir/toy_base.json` records it done. Returns that record.
 
-    Defaults: the toy Table 1's base (BENCHMARKS.md): on 2 304 toy frames 400 VAE steps reach a
-    reconstruction MSE ≈ 0.05 and 300 UNet steps an ε-loss ≈ 0.14; ~2 min with one torch thread on a loaded 2-core
-    machine (two threads on a shared machine were ~5× slower: they spin waiting for each other)."""
+    Defaults: the toy Table 1's base (BENCHMARKS.md), ~2 min with one torch thread on a loaded 2-core
+    machine (two threads on a shared machine were ~5× slower: they spin waiting for each other).
+    Known limit: 400 VAE steps (MSE ≈ 0.05) still decode a red lamp as grey-green (the class colour
+    is lost; flashes survive as bright blobs): the VAE needs a longer fit for the table's targets."""
     from model.stable_diffusion import build_tiny_stable_diffusion, fit_tiny_vae
 
     base_dir = Path(base_dir)
