@@ -30,8 +30,10 @@ from benchmarks.common import REPO, machine, write_result
 _TASK_TIME = """
 import json, sys
 from prefect.client.orchestration import get_client
+runs = []
 with get_client(sync_client=True) as client:
-    runs = client.read_task_runs(limit=10000)
+    while page := client.read_task_runs(limit=200, offset=len(runs)):  # the API's largest page
+        runs += page
 spans = sorted((r.start_time.timestamp(), r.end_time.timestamp()) for r in runs if r.start_time and r.end_time)
 busy, end = 0.0, float("-inf")
 for start, stop in spans:
