@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
 
     from model.config import load_config
-    from model.data import read_manifest, validation_windows
+    from curation.manifest import read_clip_rows
+    from model.data import validation_windows
     from model.objective import HeldOut, held_out_loss
     from model.pipeline import AVSyncDPipeline
     from model.stable_diffusion import encode_frames, encode_prompts
@@ -89,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     untrained = AVSyncDPipeline.from_base(out / "run" / "tiny-sd", untrained_unet, build_audio_encoder(config.model),
                                           trained.num_frames, trained.fps, trained.resolution)
     data = config.data
-    val = validation_windows(read_manifest(manifest, "test"), data, config.train.eval_clips)
+    val = validation_windows(read_clip_rows(manifest, "test", need_label=True), data, config.train.eval_clips)
     enc = trained.audio_encoder
     held = HeldOut.build(encode_frames(trained.vae, val["frames"], generator=torch.Generator().manual_seed(0)),
                          encode_prompts(trained.tokenizer, trained.text_encoder, val["prompt"]),
@@ -116,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     markdown = f"""### Learning on synthetic sync data (tiny preset)
 
 Command: `.venv/bin/python -m benchmarks.avsyncd_learning --minutes {args.minutes:g}`; machine: {machine()}.
-{len(read_manifest(manifest, 'train'))} generated train clips, {len(read_manifest(manifest, 'test'))} held-out;
+{len(read_clip_rows(manifest, 'train', need_label=True))} generated train clips, {len(read_clip_rows(manifest, 'test', need_label=True))} held-out;
 {result.steps} steps of batch {config.train.batch_size} in {train_seconds / 60:.1f} min ({args.threads} thread).
 
 Held-out denoising loss (frames 2..12, {len(held.latents)} items: {config.train.eval_clips} clips × 4 fixed timesteps, fixed noise):

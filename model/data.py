@@ -22,7 +22,7 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from curation.config import MediaConfig
-from curation.manifest import ClipRow, read_clip_rows
+from curation.manifest import ClipRow
 from curation.media import MediaError, decode, probe
 from model.config import DataConfig
 
@@ -32,12 +32,6 @@ log = logging.getLogger(__name__)
 def prompt_for(label: str) -> str:
     """Class folder name → prompt: `dog_barking` → "dog barking" (also `playing_violin__fiddle`)."""
     return re.sub(r"[_\s]+", " ", label).strip()
-
-
-def read_manifest(path: str | Path, split: str | None = None, min_duration_s: float = 0.0) -> list[ClipRow]:
-    """Rows (path, label, start_s, end_s[, split, video_id]) of a Parquet clip manifest; relative
-    paths are relative to the manifest's folder; rows shorter than `min_duration_s` are dropped."""
-    return read_clip_rows(path, split, min_duration_s, need_label=True)
 
 
 def read_window(path: str | Path, start_s: float, num_frames: int, fps: float, size: tuple[int, int],

@@ -12,9 +12,9 @@ import logging
 from pathlib import Path
 
 from curation.config import MediaConfig
-from curation.manifest import ClipRow
+from curation.manifest import ClipRow, read_clip_rows
 from model.config import DataConfig
-from model.data import TrainingWindows, prompt_for, read_manifest, read_window
+from model.data import TrainingWindows, prompt_for, read_window
 
 log = logging.getLogger(__name__)
 
@@ -24,10 +24,10 @@ def held_out_rows(manifest: str | Path, split: str | None = "test") -> list[Clip
     manifest without a test split still gets its check animation, from a training clip)."""
     if split:
         try:
-            return read_manifest(manifest, split)
+            return read_clip_rows(manifest, split, need_label=True)
         except ValueError as exc:  # read_clips says why the split is empty
             log.warning("no held-out rows (%s); animating a clip of the whole manifest", exc)
-    return read_manifest(manifest)
+    return read_clip_rows(manifest, need_label=True)
 
 
 def animate_held_out_clip(pipeline_dir: str | Path, manifest: str | Path, out: str | Path,

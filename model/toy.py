@@ -127,10 +127,11 @@ def toy_frames(manifest: str | Path, split: str = "train", size: int = 32) -> tu
 
     from curation.config import MediaConfig
     from curation.media import decode
-    from model.data import prompt_for, read_manifest
+    from curation.manifest import read_clip_rows
+    from model.data import prompt_for
 
     frames, prompts = [], []
-    for row in read_manifest(manifest, split):
+    for row in read_clip_rows(manifest, split, need_label=True):
         media = decode(row.path, MediaConfig(fps=TOY_FPS, short_side=size, require_audio=False))
         frames.append(media.frames)
         prompts += [prompt_for(row.label)] * len(media.frames)
@@ -221,12 +222,12 @@ class ToyTestClip:
 def read_test_clips(manifest: str | Path, split: str = "test", size: int = 32, limit: int | None = None) -> list[ToyTestClip]:
     """The held-out toy clips, decoded through `curation.media.decode`, with their flash frames."""
     from curation.config import MediaConfig
+    from curation.manifest import read_clip_rows
     from curation.media import decode
-    from model.data import read_manifest
 
     events = read_toy_events(Path(manifest).parent)
     clips = []
-    for row in read_manifest(manifest, split)[:limit]:
+    for row in read_clip_rows(manifest, split, need_label=True)[:limit]:
         media = decode(row.path, MediaConfig(fps=TOY_FPS, short_side=size, sample_rate=TOY_SAMPLE_RATE))
         clips.append(ToyTestClip(row.video_id, row.label, media.frames[0], media.audio, media.frames[:TOY_FRAMES],
                                  events[row.video_id]))

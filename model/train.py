@@ -135,7 +135,8 @@ def train(config: AVSyncDConfig, out_dir: str | Path, resume: bool = True,
     from safetensors.torch import load_file, save_file
     from torch.utils.data import DataLoader
 
-    from model.data import StepBatches, TrainingWindows, collate_windows, read_manifest, validation_windows
+    from curation.manifest import read_clip_rows
+    from model.data import StepBatches, TrainingWindows, collate_windows, validation_windows
     from model.objective import (HeldOut, apply_audio_drop, denoising_loss, held_out_loss, noisy_video,
                                  sample_audio_drop)
     from model.pipeline import AVSyncDPipeline
@@ -187,7 +188,7 @@ def train(config: AVSyncDConfig, out_dir: str | Path, resume: bool = True,
     log.info("UNet: %.2f M parameters, %.2f M trainable", sum(p.numel() for p in unet.parameters()) / 1e6, n_train / 1e6)
 
     # --- data: deterministic examples per (step, micro-batch, process)
-    train_rows = read_manifest(dc.manifest, dc.split)
+    train_rows = read_clip_rows(dc.manifest, dc.split, need_label=True)
     dataset = TrainingWindows(train_rows, dc, seed=tc.seed)
     batches = StepBatches(start_step, tc.max_steps, tc.batch_size, tc.grad_accum, accelerator.process_index,
                           accelerator.num_processes)
@@ -207,7 +208,7 @@ def train(config: AVSyncDConfig, out_dir: str | Path, resume: bool = True,
 
     # --- fixed held-out set (validation split; the train rows if the manifest has none)
     try:
-        val_rows = read_manifest(dc.manifest, dc.val_split) if dc.val_split else []
+        val_rows = read_clip_rows(dc.manifest, dc.val_split, need_label=True) if dc.val_split else []
     except ValueError as exc:  # no usable held-out rows (read_clips says why): not fatal for training
         log.info("%s", exc)
         val_rows = []

@@ -5,8 +5,9 @@ import pandas as pd
 import pytest
 
 from curation.config import MediaConfig
+from curation.manifest import read_clip_rows
 from curation.media import decode, probe
-from model.data import read_manifest, read_window
+from model.data import read_window
 from model.held_out import animate_held_out_clip, held_out_rows
 from model.pipeline import AVSyncDPipeline
 
@@ -22,7 +23,7 @@ def test_animates_the_centre_window_of_the_first_held_out_clip(trained_run, synt
     monkeypatch.setattr(AVSyncDPipeline, "__call__", recording_call)
     result = animate_held_out_clip(trained_run.final_pipeline, synthetic_manifest, tmp_path / "sample.mp4", steps=2)
 
-    first_test = read_manifest(synthetic_manifest, "test")[0]
+    first_test = read_clip_rows(synthetic_manifest, "test", need_label=True)[0]
     assert result["source"] == str(first_test.path) and result["prompt"] == first_test.label.replace("_", " ")
     assert result["start_s"] == pytest.approx((first_test.start_s + first_test.end_s - 2.0) / 2)  # centre window
     frames, audio = read_window(first_test.path, result["start_s"], 12, 6.0, (32, 32))
@@ -40,6 +41,6 @@ def test_a_manifest_without_the_split_falls_back_to_all_rows(synthetic_manifest,
     only_train = tmp_path / "clips.parquet"
     table.assign(split="train").to_parquet(only_train, index=False)
     with pytest.raises(ValueError):
-        read_manifest(only_train, "test")
-    assert [r.path for r in held_out_rows(only_train, "test")] == [r.path for r in read_manifest(only_train)]
+        read_clip_rows(only_train, "test", need_label=True)
+    assert [r.path for r in held_out_rows(only_train, "test")] == [r.path for r in read_clip_rows(only_train, need_label=True)]
     assert len(held_out_rows(synthetic_manifest, "test")) == 2

@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 
 from curation import avsync15
+from curation.manifest import read_clip_rows
 from curation.media import probe
 from curation.sources.synthetic import write_synthetic_video
 from model.config import load_config
-from model.data import TrainingWindows, read_manifest
+from model.data import TrainingWindows
 from model.synthetic_data import synthetic_scene
 
 from .test_evaluate import eval_weights  # noqa: F401  (a fixture: tiny ImageBind + micro sync classifier)
@@ -48,7 +49,7 @@ def wide_manifest(tmp_path_factory) -> Path:
 
 def test_training_windows_are_height_by_width(wide_manifest):
     data = load_config("tiny", overrides=[f"data.height={HEIGHT}", f"data.width={WIDTH}"]).data
-    example = TrainingWindows(read_manifest(wide_manifest, "train"), data, seed=0)[1]
+    example = TrainingWindows(read_clip_rows(wide_manifest, "train", need_label=True), data, seed=0)[1]
     assert example["frames"].shape == (3, 12, HEIGHT, WIDTH) and example["prompt"] == "hitting with a stick"
 
 

@@ -6,7 +6,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from model.data import StepBatches, TrainingWindows, prompt_for, read_manifest
+from curation.manifest import read_clip_rows
+from model.data import StepBatches, TrainingWindows, prompt_for
 from model.train import latest_checkpoint, main, train
 from model.unet import AVSyncUNet, is_new_parameter
 
@@ -15,7 +16,7 @@ from .conftest import micro_train_config
 
 def test_training_windows_are_2s_12_frames_from_the_manifest(synthetic_manifest):
     config = micro_train_config(synthetic_manifest, "unused")
-    rows = read_manifest(synthetic_manifest, "train")
+    rows = read_clip_rows(synthetic_manifest, "train", need_label=True)
     from curation.sources.synthetic import DEMO_CLASSES
 
     assert len(rows) == 4 and {r.label for r in rows} <= set(DEMO_CLASSES)

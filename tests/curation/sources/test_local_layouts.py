@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from curation import avsync15
+from curation.manifest import read_clip_rows
 from curation.sources.local import GREATEST_HITS_LABEL, release_layout, scan_release_folder, scan_video_folder
 from curation.sources.synthetic import write_synthetic_video
-from model.data import read_manifest
 from model.synthetic_data import synthetic_scene
 
 
@@ -87,10 +87,10 @@ def test_landscapes_manifest_feeds_training(landscapes, tmp_path):
         "fire_crackling", "fire crackling", "train", "ok"]
     assert rows.loc["explosion/gone.mp4", ["status", "reason", "split"]].tolist() == ["failed", "missing_file", "test"]
     assert rows.loc["fire_crackling/f1.mp4", ["width", "height"]].tolist() == [64, 32]
-    train = read_manifest(out, "train")
+    train = read_clip_rows(out, "train", need_label=True)
     assert sorted(r.label for r in train) == ["explosion", "fire_crackling"]
     assert all(r.duration_s == pytest.approx(2.5, abs=0.1) for r in train)
-    assert [r.label for r in read_manifest(out, "test")] == ["explosion"]  # the missing file is not offered
+    assert [r.label for r in read_clip_rows(out, "test", need_label=True)] == ["explosion"]  # the missing file is not offered
 
 
 def test_greatest_hits_flat_folder_is_one_class(greatest_hits, tmp_path):
@@ -101,7 +101,7 @@ def test_greatest_hits_flat_folder_is_one_class(greatest_hits, tmp_path):
     assert report.ok == {"train": 2, "test": 1} and report.failed == {"not_a_video": 1}
     assert set(frame["prompt"]) == {"hitting with a stick"}
     out = avsync15.write_avsync15_manifest(frame, tmp_path / "tgh.parquet")
-    assert len(read_manifest(out, "train")) == 2
+    assert len(read_clip_rows(out, "train", need_label=True)) == 2
     from model.evaluate import evaluation_clips
 
     clips = evaluation_clips(out, "test", 3, 2.0)
