@@ -39,6 +39,7 @@ from curation.layered_config import config_error_message
 from curation.metrics.neural_scoring import device_guard
 from curation.sources import SourceItem
 from curation.sources.collect import collect_items, default_sources
+from flows.run_record import claim_out_folder
 
 
 @task(name="list-sources")
@@ -196,6 +197,8 @@ def curate_vggsound(
     if batch_size is not None:
         cfg = cfg.model_copy(update={"batch_size": batch_size})
     pipeline.check_setup(cfg)  # typos and missing weights fail here, before any video is decoded
+    if shard is None:  # shard runs share `out` with their siblings: the parent's record stands for them
+        claim_out_folder(out, FlowRunContext.get().flow_run.id)  # a kill -9'd earlier run here → Crashed
     items = list_sources(csv, url_template, videos, classes, limit, exclude_avsync15_test)
     if shard is not None:
         items = pipeline.shard_items(items, shard, n_shards)

@@ -52,3 +52,77 @@ def test_a_batch_that_cannot_be_recorded_fails_the_run_at_once(prefect_api, fold
     with pytest.raises(BatchesLost, match="1 of 1 batches were not recorded"):
         curate_vggsound(videos=str(folder), out=str(out))
     assert time.monotonic() - started < 10  # not retried after 10 s + 60 s: a retry cannot fix it
+
+
+def _start_curate(folder, out):
+    """`python -m flows.curate` as its own process on the session's Prefect API; returns once the
+    run has recorded itself in `out` (it is Running), with its flow-run id."""
+    import json
+    import os
+
+    from prefect.settings import PREFECT_API_URL
+
+    env = dict(os.environ, PREFECT_API_URL=PREFECT_API_URL.value())
+    process = subprocess.Popen([sys.executable, "-m", "flows.curate", "--videos", str(folder), "--out", str(out),
+                                "--batch-size", "1"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    record = out / ".flow_run.json"
+    deadline = time.monotonic() + 120
+    while not record.exists():
+        assert process.poll() is None, process.stderr.read().decode()[-2000:]
+        assert time.monotonic() < deadline, "the run never recorded itself"
+        time.sleep(0.05)
+    return process, json.loads(record.read_text())["flow_run_id"]
+
+
+def _state(flow_run_id):
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        return client.read_flow_run(flow_run_id).state.type.value
+
+
+@pytest.fixture
+def slow_folder(one_video_folder):
+    """Eight real videos at one per batch, so a run is still working when the test signals it."""
+    import shutil
+
+    clip = one_video_folder / "hits" / "metal.mp4"
+    for i in range(7):
+        shutil.copy(clip, clip.with_name(f"metal_{i}.mp4"))
+    return one_video_folder
+
+
+@pytest.mark.slow
+def test_sigterm_ends_the_flow_run_crashed_not_running(prefect_api, slow_folder, tmp_path):
+    import signal
+
+    process, run_id = _start_curate(slow_folder, tmp_path / "out")
+    try:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) != 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert _state(run_id) in ("CRASHED", "CANCELLED")
+
+
+@pytest.mark.slow
+def test_a_kill_9_run_is_marked_crashed_by_the_next_run_on_the_same_out(prefect_api, slow_folder, tmp_path):
+    import signal
+
+    from flows.curate import curate_vggsound
+
+    out = tmp_path / "out"
+    process, run_id = _start_curate(slow_folder, out)
+    try:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert _state(run_id) == "RUNNING"  # nobody told the API
+    summary = curate_vggsound(videos=str(slow_folder), out=str(out))
+    assert _state(run_id) == "CRASHED"
+    assert summary["videos_ok"] == 8  # the rerun finished the killed run's work
