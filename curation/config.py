@@ -29,6 +29,9 @@ class MediaConfig(StrictConfig):
         2048.0, gt=0, description="videos whose analysis frames (pixels x frames x 3 bytes at the analysis size "
         "and rate) would exceed this are rejected as too_large before decoding")
     max_decode_s: float = Field(600.0, gt=0, description="wall-clock limit on decoding one video (decode_timeout)")
+    frame_pick: Literal["nearest", "at_or_after"] = Field(
+        "nearest", description="which source frame serves each target time T: the one nearest to T (curation, "
+        "training) or the first at or after T (the authors' evaluation loader)")
 
 
 class SceneConfig(StrictConfig):

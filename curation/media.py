@@ -188,7 +188,8 @@ def decode(
     mono float32 audio at `config.sample_rate`, both starting at `start_s`.
 
     For each target time T = start_s + k / fps the source frame nearest to T is kept (the first
-    frame whose timestamp is past T - half a source frame).
+    frame whose timestamp is past T - half a source frame), or with `config.frame_pick =
+    "at_or_after"` the first frame whose timestamp is at or after T (the authors' evaluation).
     `frame_sink`, when given, also receives every source frame in [start_s, end_s), downscaled
     to `sink_width` pixels wide (display aspect kept), in BGR order.
     """
@@ -203,6 +204,9 @@ def decode(
     scale_w, scale_h = (out_h, out_w) if info.rotation % 180 else (out_w, out_h)
     n_targets = math.ceil((end_s - start_s) * config.fps - 1e-6)
     half_frame = 0.5 / info.fps if info.fps > 0 else 0.0
+    # A frame at time t serves every target T < t + pick_offset: half a frame for the nearest frame,
+    # ~0 for the first frame at or after T (1 µs absorbs timestamps that equal T up to rounding).
+    pick_offset = half_frame if config.frame_pick == "nearest" else 1e-6
     # Like the scenedetect CLI: coded frame scaled to ~256 px wide (height a multiple of 4 for 4:2:0).
     coded_w, coded_h = (info.height, info.width) if info.rotation % 180 else (info.width, info.height)
     sink_size = (sink_width, max(4, round(coded_h * sink_width / coded_w / 4) * 4))
@@ -262,10 +266,10 @@ def decode(
                     if len(frames) >= n_targets:
                         continue
                     target = start_s + len(frames) / config.fps
-                    if target >= t + half_frame:
-                        continue  # this frame ends before the next target time
+                    if target >= t + pick_offset:
+                        continue  # this frame is not the one picked for the next target time
                     image = None
-                    while len(frames) < n_targets and start_s + len(frames) / config.fps < t + half_frame:
+                    while len(frames) < n_targets and start_s + len(frames) / config.fps < t + pick_offset:
                         if image is None:
                             image = _to_array(frame, scale_w, scale_h, "rgb", cv2.INTER_AREA)
                             if info.rotation % 360:

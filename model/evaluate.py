@@ -79,6 +79,9 @@ class EvalConfig(BaseModel):
     ia_audio: Literal["single", "imagebind"] = Field(
         "single", description="IA's audio embedding: 'single' = one 2 s window, the clip's log-mel (the authors' "
         "evaluation); 'imagebind' = ImageBind's own 3 windows of 2 s, averaged (identical on 2 s clips: the windows coincide)")
+    frame_pick: Literal["at_or_after", "nearest"] = Field(
+        "at_or_after", description="test-clip frame for each 6 fps time T: the first source frame at or after T (the "
+        "authors' loader) or the nearest one (what curation and training see)")
     sync_classifier: Path | None = None
     clips_per_video: int = Field(3, ge=1)
     num_frames: int = Field(12, ge=2)
@@ -130,15 +133,15 @@ def evaluation_clips(manifest: str | Path, split: str, clips_per_video: int, cli
 
 
 def read_clip(path: str | Path, start_s: float, num_frames: int, fps: float, size: tuple[int, int],
-              sample_rate: int = 16000) -> tuple[np.ndarray, np.ndarray]:
+              sample_rate: int = 16000, frame_pick: str = "at_or_after") -> tuple[np.ndarray, np.ndarray]:
     """One clip through the project's decoder: (num_frames, H, W, 3) uint8 frames (resized to
     cover `size` = (H, W), centre-cropped; a short clip repeats its last frame, as the authors)
     and (num_frames / fps · sample_rate,) float32 mono audio — the training windows' reader
-    (`model.data.read_window`), with audio optional and no length limit."""
+    (`model.data.read_window`), with audio optional, no length limit and `frame_pick` (curation.config.MediaConfig)."""
     from model.data import read_window
 
     return read_window(path, start_s, num_frames, fps, size, sample_rate,
-                       MediaConfig(require_audio=False, max_duration_s=1e6))
+                       MediaConfig(require_audio=False, max_duration_s=1e6, frame_pick=frame_pick))
 
 
 # ---- models -----------------------------------------------------------------------------------
@@ -374,9 +377,11 @@ IA_AUDIO = {"single": "one 2 s window, the clip's log-mel (as the authors)",
 
 def authors_differences(config: EvalConfig) -> list[str]:
     """The known ways this run's protocol differs from the authors' scripts (docs/evaluation.md)."""
-    out = [f"decoder frame pick: the source frame nearest to each {config.fps:g} fps timestamp (curation.media, the "
-           "project's one decoder); the authors' loader takes the first frame at or after it, so a frame may be one "
-           "source frame earlier here (≤ 1/source-fps, e.g. 33 ms at 30 fps)"]
+    out = []
+    if config.frame_pick != "at_or_after":
+        out.append(f"decoder frame pick: the source frame nearest to each {config.fps:g} fps timestamp; the authors' "
+                   "loader takes the first frame at or after it, so a frame may be one source frame earlier here "
+                   "(≤ 1/source-fps, e.g. 33 ms at 30 fps)")
     if config.ia_audio != "single":
         out.append(f"IA audio: {IA_AUDIO[config.ia_audio]}")
     if config.fid_bn_mode != "authors-train":
@@ -520,7 +525,7 @@ def score_rows(config: EvalConfig, specs: Sequence[ModelSpec], clips: pd.DataFra
     timings: dict[str, float] = {}
     n = len(clips)
     rows = list(clips.itertuples(index=False))
-    gt_keys = [f"{_file_identity(r.path)}|{r.start_s:.4f}|{eval_resolution(c)}" for r in rows]
+    gt_keys = [f"{_file_identity(r.path)}|{r.start_s:.4f}|{eval_resolution(c)}|{c.frame_pick}" for r in rows]
     gt_cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def gt(i: int) -> tuple[np.ndarray, np.ndarray]:
@@ -614,7 +619,7 @@ def evaluate(config: EvalConfig, on_progress: Callable[[str, int, int], None] | 
     clips = evaluation_clips(config.manifest, config.split, config.clips_per_video, clip_s)
 
     def clip_loader(row) -> tuple[np.ndarray, np.ndarray]:
-        return read_clip(row.path, row.start_s, config.num_frames, config.fps, size, config.sample_rate)
+        return read_clip(row.path, row.start_s, config.num_frames, config.fps, size, config.sample_rate, config.frame_pick)
 
     generation_s = generate_missing(config, specs, clips, clip_loader, on_progress) if config.generate else {}
     missing = missing_generations(out, specs, list(clips["clip_id"]))
@@ -655,6 +660,9 @@ def evaluate(config: EvalConfig, on_progress: Callable[[str, int, int], None] | 
                      "ia_it": f"ImageBind raw cosine × 100 over frames 2..{config.num_frames}; IT text = the label; "
                               f"IA audio: {IA_AUDIO[config.ia_audio]}",
                      "relsync_alignsync": "Eqs. 2-4, × 100; ground truth RelSync = 50",
+                     "frame_pick": f"test-clip frames at {config.fps:g} fps: " + (
+                         "the first source frame at or after each time (the authors' loader)"
+                         if config.frame_pick == "at_or_after" else "the source frame nearest each time"),
                      "frechet": "exact Tr (Σa Σb)^½ from a factored eigenvalue problem (pytorch-fid's number without "
                                 "its sqrtm; model.metrics.frechet); CIs: paired bootstrap over test clips",
                      "differences_from_authors": authors_differences(config)},
@@ -696,6 +704,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--imagebind-preset")
     parser.add_argument("--ia-audio", choices=["single", "imagebind"],
                         help="IA audio embedding: single 2 s window (the authors', default) or ImageBind's 3 × 2 s")
+    parser.add_argument("--frame-pick", choices=["at_or_after", "nearest"],
+                        help="test-clip frame per 6 fps time: first at or after it (the authors', default) or nearest")
     parser.add_argument("--sync-classifier", help="sync classifier folder (RelSync, AlignSync)")
     parser.add_argument("--steps", type=int)
     parser.add_argument("--no-generate", dest="generate", action="store_false", default=None,
@@ -709,7 +719,7 @@ def main(argv: list[str] | None = None) -> int:
     overrides = list(args.set)
     flags = {"manifest": args.manifest, "split": args.split, "guidance": args.guidance, "static": args.static,
              "inception": args.inception, "fid_bn_mode": args.fid_bn_mode, "i3d": args.i3d, "imagebind": args.imagebind,
-             "imagebind_preset": args.imagebind_preset, "ia_audio": args.ia_audio, "sync_classifier": args.sync_classifier, "steps": args.steps, "generate": args.generate,
+             "imagebind_preset": args.imagebind_preset, "ia_audio": args.ia_audio, "frame_pick": args.frame_pick, "sync_classifier": args.sync_classifier, "steps": args.steps, "generate": args.generate,
              "bootstrap": args.bootstrap, "bootstrap_frechet": args.bootstrap_frechet, "cache_dir": args.cache_dir,
              "device": args.device, "out": args.out, "models": args.model or None}
     overrides += [f"{k}={json.dumps(v if not isinstance(v, list) else v)}" for k, v in flags.items() if v is not None]

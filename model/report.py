@@ -109,7 +109,8 @@ def write_report(summary: dict, scores: pd.DataFrame, clips: pd.DataFrame, out: 
     protocols = "".join(f"<li><b>{html.escape(name)}</b>: {html.escape(str(protocol[key]))}</li>" for name, key in
                         (("FID", "fid"), ("FID (standard)", "fid_standard"), ("FVD", "fvd"),
                          ("FVD (standard)", "fvd_standard"), ("IA / IT", "ia_it"),
-                         ("RelSync / AlignSync", "relsync_alignsync"), ("Fréchet distance", "frechet"))
+                         ("RelSync / AlignSync", "relsync_alignsync"), ("Fréchet distance", "frechet"),
+                         ("Frame pick", "frame_pick"))
                         if protocol.get(key) and (name not in BETTER or name in summary["metrics"]))
     differences = "".join(f"<li>{html.escape(d)}</li>" for d in protocol.get("differences_from_authors", []))
     bars = "".join(class_bars(summary, m) for m in BAR_METRICS)

@@ -121,3 +121,21 @@ def test_read_audio_names_what_is_wrong(tmp_path, media_dir):
     with pytest.raises(MediaError) as garbage:
         read_audio(tmp_path / "text.mp3")
     assert garbage.value.reason in {"not_a_video", "unreadable", "decode_error"}
+
+
+def test_frame_pick_nearest_or_first_at_or_after_each_target_time(tmp_path):
+    from curation.media import write_mp4
+
+    # 10 fps, frame i has grey level 10·i: 6 fps targets k/6 s pick frames by their time i/10 s.
+    frames = np.repeat((np.arange(20, dtype=np.uint8) * 10)[:, None, None, None], 32, 1).repeat(32, 2).repeat(3, 3)
+    path = write_mp4(tmp_path / "counter.mp4", np.ascontiguousarray(frames), fps=10,
+                     audio=np.zeros(32000, np.float32), crf=0)
+    targets = np.arange(12) / 6
+
+    def picked(mode: str) -> list[int]:
+        media = decode(path, MediaConfig(fps=6, short_side=32, frame_pick=mode))
+        return [int(round(f.mean() / 10)) for f in media.frames]
+
+    assert picked("nearest") == [int(np.floor(t * 10 + 0.5)) for t in targets]
+    assert picked("at_or_after") == [int(np.ceil(t * 10 - 1e-6)) for t in targets]
+    assert picked("nearest") != picked("at_or_after")  # e.g. T = 1/3 s: frame 3 (0.3 s) vs frame 4 (0.4 s)

@@ -173,7 +173,8 @@ def test_fid_and_fvd_rows_of_the_whole_command(eval_manifest, inception_path, fi
     assert static["FVD"]["protocol"].startswith("asva (StyleGAN-V I3D, 12 frames at 224²")
     assert static["FID"]["value"] != pytest.approx(static["FID (standard)"]["value"], rel=1e-3)  # two protocols
     differences = " ".join(summary["protocol"]["differences_from_authors"])
-    assert "nearest to each 6 fps timestamp" in differences and "BatchNorm" in differences
+    assert "BatchNorm" in differences and "frame pick" not in differences  # the authors' frame pick by default
+    assert "at or after" in summary["protocol"]["frame_pick"]
     assert any("FVD: 2 clips for a 400-d covariance" in n for n in summary["notes"])
 
     assert main(args) == 0  # every feature comes from the cache
@@ -186,7 +187,8 @@ def test_fid_and_fvd_rows_of_the_whole_command(eval_manifest, inception_path, fi
     assert "FID" in header and "FVD" in header and "FID (standard)" in header
     assert page.locator("#results tbody tr").count() == 2
     assert "229²" in page.locator("#protocols").inner_text()
-    assert "first frame at or after" in page.locator("#differences").inner_text()
+    assert "first source frame at or after" in page.locator("#protocols").inner_text()
+    assert "BatchNorm" in page.locator("#differences").inner_text()
     assert page.locator("section.clip video").count() == 2
     assert_first_video_plays_with_sound(page)
     page.close()
