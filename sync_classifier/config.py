@@ -88,7 +88,7 @@ class TrainConfig(StrictConfig):
     target_accuracy: float | None = Field(0.9, ge=0, le=1, description="held-out accuracy (A→V and V→A) a run "
                                           "should reach; below it the run ends with a loud warning and "
                                           "`reached_target: false` in its result (None: no check)")
-    num_threads: int | None = Field(None, ge=1, description="torch CPU threads (None: torch's default)")
+    num_threads: int | None = Field(None, ge=1, description="torch CPU threads (None: the idle cores, 'sync_classifier.train.threads_for_this_machine')")
     init_from: str | None = Field(None, description="AVID-CMA checkpoint (.pth.tar) to initialise both encoders")
 
 
