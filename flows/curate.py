@@ -295,7 +295,7 @@ def curate_vggsound_sharded(
     """Split one curation into `n_shards` flow runs of `shard_deployment` (any number of workers on
     any machines pick them up), at most `max_queued_shards` unfinished at a time, then finalize.
 
-    Every shard commits to the same ledger `out` (a shared folder or `s3://` store), so the
+    Every shard commits to the same ledger `out` (a folder every worker sees, e.g. a network file system), so the
     manifests are those of one run. A shard run that fails or crashes is started again up to
     `shard_retries` times; a rerun of this flow redoes only what no shard committed."""
     from prefect.client.orchestration import get_client
