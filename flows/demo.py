@@ -247,9 +247,6 @@ def main(argv: list[str] | None = None) -> int:
 
     from model.demo import animate_held_out, authors_lion_example, train_toy_avsyncd
 
-    import torch
-
-    torch.set_num_threads(args.threads)
     with stage("AVSyncD on the toy base"):
         trained = train_toy_avsyncd(out / "avsyncd", sizes, seed=args.seed, threads=args.threads)
     summary["avsyncd"] = {key: trained[key] for key in ("final_pipeline", "steps", "base")}

@@ -153,8 +153,14 @@ def training_progress(description: str) -> tuple[Callable[[dict], None], Callabl
 
 def train_toy_avsyncd(out: str | Path, sizes: DemoSizes = FULL, seed: int = 0, threads: int | None = None) -> dict:
     """Toy clips → toy base → AVSyncD (frozen base, new temporal and audio layers, 20 % null audio)
-    under `out`. Returns {manifest, base (record), final_pipeline, steps, seconds of each part}."""
+    under `out`. Returns {manifest, base (record), final_pipeline, steps, seconds of each part}.
+    `threads` also sets this process's torch threads, for the base fit and the animation after it."""
     import time
+
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
 
     from model.config import load_config
     from model.toy import build_toy_base, write_toy_dataset
