@@ -31,7 +31,6 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import (create_link_artifact, create_markdown_artifact, create_progress_artifact,
                                update_progress_artifact)
 from prefect.concurrency.sync import concurrency
-from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from curation import psync_pass as psync_library
@@ -39,6 +38,7 @@ from curation import stages
 from curation.config import load_config
 from curation.metrics.neural_scoring import device_guard
 from curation.pipeline import make_batches
+from flows.curate import completed_in_window
 
 # Deployments of the stages (prefect.yaml) used with dispatch="deployments"; the GPU ones are on asva-gpu.
 STAGE_DEPLOYMENTS = {
@@ -88,15 +88,17 @@ def psync_pass(curated: str, out: str, checkpoint: str, config: str | None = Non
     batches = make_batches(pending, cfg.batch_size)
     log.info("PSync pass: %d videos to score in %d batches", len(pending), len(batches))
     progress_id = create_progress_artifact(progress=0.0, key="psync-progress", description="batches scored")
-    futures = [psync_batch.submit(batch, curated, out, cfg, index) for index, batch in enumerate(batches)]
+    # bounded submission, as curate-vggsound: a VGGSound-sized pass must not schedule every batch at once
+    finished = completed_in_window(lambda index, batch: psync_batch.submit(batch, curated, out, cfg, index),
+                                   batches, max_in_flight=64)
     failed = []
-    for done, future in enumerate(as_completed(futures), start=1):
+    for done, future in enumerate(finished, start=1):
         try:
             future.result()
         except Exception as exc:  # its videos stay pending: the next run scores them
             failed.append(f"{type(exc).__name__}: {exc}")
-        update_progress_artifact(progress_id, progress=100.0 * done / len(futures))
-    if not futures:
+        update_progress_artifact(progress_id, progress=100.0 * done / len(batches))
+    if not batches:
         update_progress_artifact(progress_id, progress=100.0)
     summary = finalize_psync(out, cfg)
     create_markdown_artifact(key="psync-pass", markdown=(
@@ -105,7 +107,7 @@ def psync_pass(curated: str, out: str, checkpoint: str, config: str | None = Non
         f"{summary['avsync_ac_classes']} classes (≥ {cfg.min_clips_per_class} clips each).\n\n"
         f"Filtered: {summary['windows_failed_by_reason']}\n"))
     if failed:
-        raise RuntimeError(f"{len(failed)} of {len(futures)} PSync batches failed (first: {failed[0]}); rerun to "
+        raise RuntimeError(f"{len(failed)} of {len(batches)} PSync batches failed (first: {failed[0]}); rerun to "
                            "score their videos")
     return summary
 
