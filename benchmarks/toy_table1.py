@@ -1,14 +1,14 @@
 """Table 1 in miniature on the toy domain (issue 12 §2): AVSyncD vs I2VD vs Static, ground-truth event sync.
 
-    python -m benchmarks.toy_table1 --quick        # ~10 min on 2 idle cores: the same chain, smaller
-    python -m benchmarks.toy_table1                # the table (BENCHMARKS.md "Toy Table 1")
+    python -m benchmarks.toy_table1 --quick        # the same chain, smaller (~15 min on one idle core)
+    python -m benchmarks.toy_table1                # the table (BENCHMARKS.md "Toy Table 1", ~45 min on one core)
 
 Steps: toy clips (model/toy.py: lamps that flash on clicks / tones; the first frame cannot tell
 when) → tiny SD-shaped base fitted to toy frames (VAE + text-conditioned image UNet, diffusers
 layout) → AVSyncD (frozen base, new temporal + audio layers, 20 % null audio), I2VD (the same
 without audio) and, in the full run, the Table 2(a) ablation "standard temporal conv" (t−1, t, t+1
-instead of first-frame conv), all trained by `model.train` → a sync classifier trained on long toy
-clips by `sync_classifier.train` → on the held-out clips:
+instead of first-frame conv), all trained by `model.train` for fixed step budgets → the demo's toy
+sync classifier (`model.demo`, long toy clips) → on the held-out clips:
 
 - held-out denoising loss with the true / another clip's (out-of-sync) / null audio;
 - generations of every test clip with `seeds` noise seeds: AVSyncD at η = 1, 4, 8 and with null
@@ -42,16 +42,18 @@ log = logging.getLogger("benchmarks.toy_table1")
 
 @dataclass(frozen=True)
 class Sizes:
+    """Budgets in steps (not minutes): the same table on any machine, only slower or faster."""
+
     train_clips: int
     test_clips: int
     vae_steps: int
     unet_steps: int
-    avsyncd_minutes: float
-    i2vd_minutes: float
-    ablation_minutes: float  # 0: no ablation row
-    sync_clips: int  # 9 s toy clips for the sync classifier
+    avsyncd_steps: int
+    i2vd_steps: int
+    ablation_steps: int  # 0: no ablation row
+    sync_train_clips: int  # long toy clips for the sync classifier (model.demo.write_toy_sync_clips)
+    sync_test_clips: int
     sync_steps: int
-    sync_minutes: float
     denoise_steps: int
     seeds: tuple[int, ...]
     null_audio_row: bool = True  # also generate with the null audio (η = 0)
@@ -60,17 +62,14 @@ class Sizes:
 
 
 SIZES = {
-    "quick": Sizes(train_clips=96, test_clips=12, vae_steps=300, unet_steps=200, avsyncd_minutes=2.5,
-                   i2vd_minutes=1.0, ablation_minutes=0.0, sync_clips=24, sync_steps=200, sync_minutes=1.0,
-                   denoise_steps=10, seeds=(0, 1, 2), null_audio_row=False),
-    # What fitted in ~40 min on the shared machine (7 helpers' jobs): no ablation row, no null-audio row.
-    "full": Sizes(train_clips=192, test_clips=12, vae_steps=400, unet_steps=300, avsyncd_minutes=8.0,
-                  i2vd_minutes=3.0, ablation_minutes=0.0, sync_clips=48, sync_steps=1500, sync_minutes=2.5,
-                  denoise_steps=10, seeds=(0, 1, 2), null_audio_row=False),
-    # The table as planned (≤ 90 min on 2 idle cores, not measured yet): more test clips, the Table 2(a) row.
-    "large": Sizes(train_clips=192, test_clips=24, vae_steps=1600, unet_steps=300, avsyncd_minutes=12.0,
-                   i2vd_minutes=4.0, ablation_minutes=8.0, sync_clips=96, sync_steps=1500, sync_minutes=5.0,
-                   denoise_steps=12, seeds=(0, 1, 2), null_audio_row=True),
+    # The same chain, smaller: no ablation row, no null-audio row, fewer clips and steps.
+    "quick": Sizes(train_clips=96, test_clips=12, vae_steps=800, unet_steps=200, avsyncd_steps=300, i2vd_steps=150,
+                   ablation_steps=0, sync_train_clips=24, sync_test_clips=8, sync_steps=500, denoise_steps=10,
+                   seeds=(0, 1), null_audio_row=False),
+    # The table: every row, the null-audio row and the Table 2(a) ablation (first-frame vs standard temporal conv).
+    "full": Sizes(train_clips=192, test_clips=24, vae_steps=1600, unet_steps=400, avsyncd_steps=1200, i2vd_steps=600,
+                  ablation_steps=1200, sync_train_clips=36, sync_test_clips=16, sync_steps=1200, denoise_steps=12,
+                  seeds=(0, 1, 2)),
 }
 ETAS = (1.0, 4.0, 8.0)
 
@@ -117,24 +116,19 @@ def relsync_row(sync_model, videos_per_seed: list[list[np.ndarray]], clips) -> d
 # ---- the chain ----------------------------------------------------------------------------------
 
 def train_sync_classifier(out: Path, sizes: Sizes, seed: int) -> tuple[Path, dict]:
-    """A tiny sync classifier on 9 s toy clips (the toy domain, not the generic synthetic one);
-    returns its folder and its held-out accuracy (±5 of 31 offsets) on held-out long toy clips."""
-    from model.toy import write_toy_dataset
-    from sync_classifier.config import load_config as load_sync_config
-    from sync_classifier.evaluate import evaluate_manifest
-    from sync_classifier.model import SyncClassifier
-    from sync_classifier.train import train as train_sync
+    """The demo's toy sync classifier (`model.demo`: long toy clips at 25 fps, its small settings)
+    trained for `sizes.sync_steps`; returns its folder and its held-out accuracy (±5 of 31 offsets)."""
+    from dataclasses import replace
 
+    from model.demo import FULL, sync_settings, train_toy_sync_classifier, write_toy_sync_clips
+    from model.toy import TOY_LAMP_RADIUS
+
+    demo_sizes = replace(FULL, sync_train_clips=sizes.sync_train_clips, sync_test_clips=sizes.sync_test_clips,
+                         sync_steps=sizes.sync_steps, sync_cpu_minutes=10_000)  # a step budget, no time cap
     manifest = out / "sync_data" / "clips.parquet"
     if not manifest.is_file():
-        write_toy_dataset(manifest.parent, sizes.sync_clips, 12, seed=seed + 1000, num_frames=54)
-    config = load_sync_config("tiny", overrides=[
-        f"data.manifest={manifest}", "data.split=train", f"train.max_steps={sizes.sync_steps}",
-        f"train.max_minutes={sizes.sync_minutes}", "train.eval_every=0", "train.log_every=50",
-        "train.checkpoint_every=100000", "train.target_accuracy=null", f"train.seed={seed}"])
-    model_dir = train_sync(config, out / "sync").final_model
-    model = SyncClassifier.from_pretrained(model_dir)
-    accuracy = evaluate_manifest(model, str(manifest), config.data, split="test").as_dict()
+        write_toy_sync_clips(manifest.parent, demo_sizes, seed=seed + 1000, radius=TOY_LAMP_RADIUS)  # AVSyncD's lamp
+    model_dir, accuracy, _ = train_toy_sync_classifier(out / "sync", manifest, sync_settings(demo_sizes))
     return model_dir, accuracy
 
 
@@ -187,15 +181,15 @@ def run(out: Path, sizes: Sizes, seed: int = 0, picture: Path | None = None) -> 
     tick = stage("base model", tick)
 
     common = [f"data.manifest={manifest}", f"model.pretrained={base}", "data.resolution=32", "data.hflip=false",
-              "train.max_steps=100000", "train.eval_every=0", f"train.eval_clips={sizes.test_clips}",
+              "train.eval_every=0", f"train.eval_clips={sizes.test_clips}",
               f"train.batch_size={sizes.batch_size}", f"train.lr={sizes.lr}", f"train.seed={seed}",
               "train.log_every=50", "train.checkpoint_every=100000"]
-    variants = {"avsyncd": ([], sizes.avsyncd_minutes), "i2vd": (["model.audio_attention=false"], sizes.i2vd_minutes)}
-    if sizes.ablation_minutes:
-        variants["standard_temporal_conv"] = (["model.temporal_conv=standard"], sizes.ablation_minutes)
+    variants = {"avsyncd": ([], sizes.avsyncd_steps), "i2vd": (["model.audio_attention=false"], sizes.i2vd_steps)}
+    if sizes.ablation_steps:
+        variants["standard_temporal_conv"] = (["model.temporal_conv=standard"], sizes.ablation_steps)
     runs = {}
-    for name, (extra, minutes) in variants.items():
-        runs[name] = train(load_config("tiny", overrides=common + extra + [f"train.max_minutes={minutes}"]), out / name)
+    for name, (extra, steps) in variants.items():
+        runs[name] = train(load_config("tiny", overrides=common + extra + [f"train.max_steps={steps}"]), out / name)
         tick = stage(f"train {name}", tick)
     result["train_steps"] = {name: r.steps for name, r in runs.items()}
     result["train_validation"] = {name: r.validation for name, r in runs.items()}
@@ -218,7 +212,10 @@ def run(out: Path, sizes: Sizes, seed: int = 0, picture: Path | None = None) -> 
     if "standard_temporal_conv" in pipelines:
         rows.append(("AVSyncD standard temporal conv eta=4", pipelines["standard_temporal_conv"], 4.0, True))
     rows.append(("Static", StaticAnimator(TOY_FRAMES, TOY_FPS, (32, 32)), 1.0, False))
-    generated: dict[str, list[list[np.ndarray]]] = {"Ground truth": [[c.frames for c in clips]]}
+    # Chance: each real clip scored against another test clip's sound (its onsets, its audio for RelSync).
+    generated: dict[str, list[list[np.ndarray]]] = {
+        "Ground truth": [[c.frames for c in clips]],
+        "Real clips, another clip's sound": [[clips[(i + 1) % len(clips)].frames for i in range(len(clips))]]}
     torch.manual_seed(seed)
     for label, animator, eta, with_audio in rows:
         generated[label] = [generate_for_clips(animator, clips, eta, sizes.denoise_steps, seed=1000 * s,
@@ -324,8 +321,7 @@ def onsets_picture(path: Path, clips, rows: dict[str, list[np.ndarray]], scale: 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.toy_table1", description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=Path("data/runs/toy_table1"))
-    parser.add_argument("--quick", action="store_true", help="the same chain, smaller (~10 min on 2 idle cores)")
-    parser.add_argument("--size", choices=sorted(SIZES), help="quick / full (default) / large")
+    parser.add_argument("--quick", action="store_true", help="the same chain, smaller")
     parser.add_argument("--seed", type=int, default=0, help="data / training seed (noise seeds: Sizes.seeds)")
     parser.add_argument("--report", type=Path, help="only print the Markdown table of a results JSON")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (1: on a shared 2-core machine a second thread spins and slows a step ~5×)")
@@ -337,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    name = args.size or ("quick" if args.quick else "full")
+    name = "quick" if args.quick else "full"
     out = args.out / f"{name}_seed{args.seed}"
     suffix = "" if name == "full" else f"_{name}"
     load_before = os.getloadavg()
@@ -345,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     result["machine"] = machine()
     result["load_average"] = {"start": [round(x, 2) for x in load_before],
                               "end": [round(x, 2) for x in os.getloadavg()]}
-    result["command"] = "python -m benchmarks.toy_table1" + ("" if name == "full" else f" --size {name}") + \
+    result["command"] = "python -m benchmarks.toy_table1" + (" --quick" if args.quick else "") + \
         (f" --seed {args.seed}" if args.seed else "")
     text = json.dumps(result, indent=1) + "\n"
     (out / "results.json").write_text(text)

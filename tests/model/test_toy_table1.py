@@ -33,17 +33,6 @@ def test_bootstrap_f1_interval_brackets_the_pooled_f1_and_narrows_with_more_clip
     assert hi2 - lo2 < hi - lo
 
 
-def test_long_toy_clips_for_the_sync_classifier(tmp_path):
-    import pandas as pd
-
-    manifest = write_toy_dataset(tmp_path, train_clips=1, test_clips=1, seed=4, num_frames=54)
-    table = pd.read_parquet(manifest)
-    assert (table["duration_s"] == 9.0).all()
-    events = read_toy_events(tmp_path)
-    assert all(0 < e < 54 for frames in events.values() for e in frames)
-    assert max(len(frames) for frames in events.values()) > 4  # the flash rate stays ~2 per second
-
-
 def test_the_picture_shows_each_clip_and_row(tmp_path):
     manifest = write_toy_dataset(tmp_path / "data", train_clips=0, test_clips=2, seed=5)
     clips = read_test_clips(manifest)
