@@ -5,8 +5,9 @@
    static / silent / chaotic scenes, deliberately broken files);
 2. `train-sync-classifier` on the toy clips; its held-out accuracy (VGGSoundSync protocol, ±5 of
    31 offsets) is printed, loudly when it misses 90 %;
-3. `curate-vggsound` on the demo set + the toy test clips in and out of sync, with PSync from that
-   classifier as a filter (the out-of-sync copies should go);
+3. `curate-vggsound` on the demo set (scene cuts, broken files, the CPU filters), then on the toy
+   test clips in sync and with the sound 1 s late, with PSync from that classifier as a filter
+   (the late copies should go);
 4. AVSyncD on the toy base (a tiny image diffusion model fitted to toy frames), trained briefly;
 5. held-out toy images animated with held-out sounds, by AVSyncD and by the same model with no
    sound: event F1 of both, and a side-by-side mp4 with the sound;
@@ -44,10 +45,10 @@ DEMO_CONFIG = REPO / "configs" / "demo.yaml"
 DEMO_REAL = [("hitting_metal.mp4", "hitting"), ("issue-134-rotate.mp4", "movie_scene")]
 # Curation folders of the toy test clips: in sync, and with the sound 1 s late.
 TOY_IN_SYNC, TOY_OUT_OF_SYNC = "toy_lamp_in_sync", "toy_lamp_out_of_sync"
-# Windows whose PSync is in the run's lowest 10 % are dropped as not synchronized. PSync is a softmax
-# over up to 21 candidate shifts, so even in-sync windows score ~0.05–0.2 with a small classifier: an
-# absolute bound would be a guess (measured: in-sync toy 0.16, sound 1 s late 0.02, demo set 0.03–0.12).
-PSYNC_MIN_QUANTILE = 0.1
+# The PSync run keeps a window when the classifier gives its true alignment at least this share of
+# its softmax over the (up to 21) candidate shifts: 3× chance. The toy classifier only knows lamps,
+# so this run holds only toy clips; the demo set is curated without PSync.
+PSYNC_MIN = 3 / 21
 
 
 def build_demo_set(root: Path, seed: int = 0, generated: bool = True) -> Path:
@@ -66,7 +67,7 @@ def build_demo_set(root: Path, seed: int = 0, generated: bool = True) -> Path:
 
 
 def add_toy_test_clips(videos: Path, toy_sync_root: Path) -> None:
-    """Copy the toy sync test clips (in sync) and their out-of-sync copies into the curation input."""
+    """Copy the toy sync test clips (in sync) and their out-of-sync copies into a curation input."""
     import pandas as pd
 
     rows = pd.read_parquet(toy_sync_root / "clips.parquet")
@@ -97,15 +98,17 @@ def start_embedded_api() -> threading.Thread | None:
 
 def curation_config_with_psync(base: Path, checkpoint: Path, out: Path) -> Path:
     """The demo's curation config plus PSync (12 fps analysis frames resolve its 0.2 s shifts) and
-    a run-quantile PSync filter, written next to the run so it is on record."""
+    an absolute PSync filter, written next to the run so it is on record."""
     config = yaml.safe_load(base.read_text()) or {}
     config.setdefault("media", {})["fps"] = 12
+    # A toy clip is one shot: its lamp's flashes (content_val ≤ 24, model.demo.SYNC_LAMP_RADIUS) are no cuts.
+    config.setdefault("scenes", {})["threshold"] = 40.0
     config["metrics"] = ["pixel", "amplitude", "psync"]
     config["metric_options"] = {"psync": {"checkpoint": str(checkpoint.resolve())}}
     from curation.config import load_config
 
     config["filters"] = [rule.model_dump(exclude_none=True) for rule in load_config(base).filters] + [
-        {"metric": "psync", "min_quantile": PSYNC_MIN_QUANTILE, "low_reason": "not_synchronized"}]
+        {"metric": "psync", "min": PSYNC_MIN, "low_reason": "not_synchronized"}]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("# written by flows/demo.py\n" + yaml.safe_dump(config, sort_keys=False))
     return out
@@ -113,22 +116,16 @@ def curation_config_with_psync(base: Path, checkpoint: Path, out: Path) -> Path:
 
 def train_sync_model(out: Path, manifest: Path, settings: dict, with_prefect: bool) -> tuple[Path, dict, int]:
     """The toy sync classifier: (its model folder, held-out accuracy on the manifest's test split, steps)."""
-    settings_file = out.parent / "sync_demo.yaml"
-    settings_file.parent.mkdir(parents=True, exist_ok=True)
-    settings_file.write_text(yaml.safe_dump(settings))
+    from model.demo import train_toy_sync_classifier, write_sync_settings
+
     if with_prefect:
         from flows.train_sync import train_sync_classifier
 
-        result = train_sync_classifier(out=str(out), manifest=str(manifest), preset="tiny", config=str(settings_file),
+        result = train_sync_classifier(out=str(out), manifest=str(manifest), preset="tiny",
+                                       config=str(write_sync_settings(out, settings)),
                                        train_split="train", eval_split="test")
         return Path(result["model"]), result["accuracy"], result["steps"]
-    from sync_classifier.config import load_config
-    from sync_classifier.evaluate import evaluate_checkpoint
-    from sync_classifier.train import train
-
-    config = load_config("tiny", settings_file, [f"data.manifest={json.dumps(str(manifest))}", "data.split=train"])
-    result = train(config, out)
-    return result.final_model, evaluate_checkpoint(str(result.final_model), manifest=str(manifest), split="test").as_dict(), result.steps
+    return train_toy_sync_classifier(out, manifest, settings)
 
 
 def curate(videos: Path, manifests: Path, config: Path, with_prefect: bool) -> dict:
@@ -193,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = QUICK if args.quick else FULL
     if not args.curation_only:
         authors_model_folder(args.authors_model)  # a named folder that is not there: fail now, not after minutes
-    for previous in ("curated", "sync", "toy_sync", "avsyncd"):
+    for previous in ("curated", "curated_toy_psync", "toy_curation_input", "sync", "toy_sync", "avsyncd"):
         shutil.rmtree(out / previous, ignore_errors=True)  # the demo always starts over; real runs resume
     summary: dict = {"quick": args.quick, "sizes": asdict(sizes), "machine_at_start": machine_state()}
 
@@ -202,12 +199,11 @@ def main(argv: list[str] | None = None) -> int:
         videos = build_demo_set(out, args.seed, generated=not args.quick)
         if not args.curation_only:
             sync_manifest = write_toy_sync_clips(out / "toy_sync", sizes, seed=args.seed, progress=True)
-            add_toy_test_clips(videos, out / "toy_sync")
+            add_toy_test_clips(out / "toy_curation_input", out / "toy_sync")
         print(f"curation input: {sum(1 for p in videos.rglob('*') if p.is_file())} files in {videos}")
         if api_start is not None:
             api_start.join()
 
-    config = DEMO_CONFIG
     if not args.curation_only:
         with stage("sync classifier"):
             settings = sync_settings(sizes)
@@ -224,26 +220,36 @@ def main(argv: list[str] | None = None) -> int:
         summary |= {"sync_accuracy_a2v": accuracy["a2v"], "sync_accuracy_v2a": accuracy["v2a"],
                     "sync_held_out_videos": accuracy["videos"], "sync_steps": steps, "sync_target": target,
                     "sync_reached_target": reached, "sync_warning": warning, "sync_model": str(sync_model)}
-        config = curation_config_with_psync(DEMO_CONFIG, sync_model, out / "curation.yaml")
+        psync_config = curation_config_with_psync(DEMO_CONFIG, sync_model, out / "curation_toy_psync.yaml")
+
+    from flows.curate import print_summary
 
     with stage("curation"):
-        from flows.curate import print_summary
-
         manifests = out / "curated"
-        curated = curate(videos, manifests, config, with_prefect)
+        curated = curate(videos, manifests, DEMO_CONFIG, with_prefect)
         print_summary(curated, str(manifests))
-    per_class = {row["label"]: row for row in curated["per_class"]}
-    summary["curation"] = {key: curated[key] for key in ("videos", "videos_ok", "windows", "windows_passed",
-                                                         "windows_failed_by_reason", "clips")}
+        if not args.curation_only:
+            toy_manifests = out / "curated_toy_psync"
+            toy_curated = curate(out / "toy_curation_input", toy_manifests, psync_config, with_prefect)
+            print_summary(toy_curated, str(toy_manifests))
+    keys = ("videos", "videos_ok", "windows", "windows_passed", "windows_failed_by_reason", "clips")
+    summary["curation"] = {key: curated[key] for key in keys}
     if args.curation_only:
         return _finish(summary, seconds, cpu_seconds, started, out)
 
-    summary["curation"]["toy_windows_passed"] = {
-        name: f"{per_class[name]['windows_passed']}/{per_class[name]['windows']}" if name in per_class else "0/0"
+    per_class = {row["label"]: row for row in toy_curated["per_class"]}
+    summary["curation_toy_psync"] = {key: toy_curated[key] for key in keys} | {"psync_min": PSYNC_MIN} | {
+        "windows_passed_" + name: [int(per_class[name]["windows_passed"]) if name in per_class else 0,
+                                   int(per_class[name]["windows"]) if name in per_class else 0]
         for name in (TOY_IN_SYNC, TOY_OUT_OF_SYNC)}
-    print(f"PSync filter (lowest {PSYNC_MIN_QUANTILE:.0%} dropped) on the toy test clips, windows passed: "
-          f"in sync {summary['curation']['toy_windows_passed'][TOY_IN_SYNC]}, "
-          f"sound 1 s late {summary['curation']['toy_windows_passed'][TOY_OUT_OF_SYNC]}")
+    toy = summary["curation_toy_psync"]
+    print(f"PSync filter (PSync ≥ {PSYNC_MIN:.2f}) on the toy test clips, windows passed: "
+          "in sync {}/{}, sound 1 s late {}/{}".format(*toy["windows_passed_" + TOY_IN_SYNC],
+                                                       *toy["windows_passed_" + TOY_OUT_OF_SYNC]))
+    in_sync, late = toy["windows_passed_" + TOY_IN_SYNC], toy["windows_passed_" + TOY_OUT_OF_SYNC]
+    if not in_sync[1] or late[0] / max(late[1], 1) >= in_sync[0] / in_sync[1]:
+        loud("PSync did not separate the toy clips in sync from those with the sound 1 s late "
+             f"(passed: in sync {in_sync[0]}/{in_sync[1]}, late {late[0]}/{late[1]})")
 
     from model.demo import animate_held_out, authors_lion_example, train_toy_avsyncd
 
