@@ -69,7 +69,11 @@ def test_quick_demo_writes_the_summary_and_the_side_by_side_video(tmp_path, monk
     assert summary["sync_held_out_videos"] == QUICK.sync_test_clips
     assert set(summary["seconds"]) == set(summary["cpu_seconds"]) == {"demo data", "sync classifier", "curation", "AVSyncD on the toy base",
                                        "animation and event F1", "authors' lion example"}
-    assert all(s >= 0 for s in summary["seconds"].values()) and summary["total_seconds"] >= sum(summary["seconds"].values()) - 1
+    assert all(s >= 0 for s in summary["seconds"].values())
+    # AVSyncD trains in a second process alongside the sync classifier and curation; the rest run one after another
+    sequential = sum(v for k, v in summary["seconds"].items() if k != "AVSyncD on the toy base")
+    assert summary["total_seconds"] >= sequential - 1 and 0 < summary["seconds"]["AVSyncD on the toy base"] < summary["total_seconds"]
+    assert summary["cpu_seconds"]["AVSyncD on the toy base"] > 0  # measured in its own process
     assert summary["sync_reached_target"] is False and "below target" in summary["sync_warning"]  # 3 steps cannot
     assert summary["lion_mp4"] is None and summary["lion_skipped"]
     toy = summary["curation_toy_psync"]
