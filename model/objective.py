@@ -9,6 +9,7 @@ with probability p (0.2).
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import torch
@@ -68,26 +69,28 @@ class HeldOut:
 
 
 @torch.no_grad()
-def held_out_loss(unet: torch.nn.Module, scheduler: DDPMScheduler, held: HeldOut, audio: str = "real",
-                  batch_size: int = 8, autocast=None) -> float:
-    """Mean denoising loss on the held-out items. audio: "real" (each clip's own audio),
-    "null" (null-audio tokens) or "shuffled" (another clip's audio: out of sync)."""
+def held_out_item_losses(unet: torch.nn.Module, scheduler: DDPMScheduler, held: HeldOut, audio: str = "real",
+                         batch_size: int = 8, autocast=None) -> torch.Tensor:
+    """Denoising loss of each held-out item (N·repeats,), clip-major as in `HeldOut.build`. audio:
+    "real" (each clip's own audio), "null" (null-audio tokens) or "shuffled" (another clip's audio:
+    out of sync)."""
     tokens = held.tokens
     if tokens is not None and audio == "null":
         tokens = held.null_tokens
     elif tokens is not None and audio == "shuffled":
         tokens = tokens.roll(shifts=max(1, len(tokens) // 2), dims=0)  # a different clip's audio
-    total, count = 0.0, 0
+    losses = []
     for start in range(0, len(held.latents), batch_size):
         part = slice(start, start + batch_size)
         z = noisy_video(scheduler, held.latents[part], held.noise[part], held.timesteps[part])
         mask = None if held.mask is None else held.mask[None]
-        if autocast is not None:
-            with autocast():
-                eps = unet(z, held.timesteps[part], held.text[part], None if tokens is None else tokens[part], mask).sample
-        else:
+        with autocast() if autocast is not None else contextlib.nullcontext():
             eps = unet(z, held.timesteps[part], held.text[part], None if tokens is None else tokens[part], mask).sample
-        n = len(z)
-        total += denoising_loss(eps, held.noise[part]).item() * n
-        count += n
-    return total / count
+        losses.append(torch.stack([denoising_loss(eps[i : i + 1], held.noise[part][i : i + 1]) for i in range(len(z))]))
+    return torch.cat(losses)
+
+
+def held_out_loss(unet: torch.nn.Module, scheduler: DDPMScheduler, held: HeldOut, audio: str = "real",
+                  batch_size: int = 8, autocast=None) -> float:
+    """Mean denoising loss on the held-out items (`held_out_item_losses`)."""
+    return float(held_out_item_losses(unet, scheduler, held, audio, batch_size, autocast).mean())
