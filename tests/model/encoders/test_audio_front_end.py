@@ -46,7 +46,9 @@ def test_every_caller_matches_its_output_before_the_merge(outputs, fixtures_dir)
         value = tensor.detach().numpy().astype(np.float64)
         assert value.shape == tuple(reference[f"{name}/shape"]), name
         flat = value.ravel()
-        np.testing.assert_allclose(flat[reference[f"{name}/positions"]], reference[f"{name}/values"], atol=1e-5,
+        # float32 kernels differ by CPU (AVX2 / AVX-512 paths): ~1e-5 on values ~1 is rounding, a changed
+        # recipe moves them by far more
+        np.testing.assert_allclose(flat[reference[f"{name}/positions"]], reference[f"{name}/values"], atol=1e-4,
                                    rtol=0, err_msg=name)
         np.testing.assert_allclose([flat.sum(), (flat * flat).sum()], reference[f"{name}/sum"], rtol=1e-5, atol=1e-3,
                                    err_msg=name)
