@@ -1,15 +1,18 @@
 """Parquet manifests: the per-batch ledger, the final tables, and windows merged into clips.
 
-Layout of a run's output folder (schemas in docs/manifests.md):
+Layout of a run's output folder, a local path or an fsspec URL such as `s3://bucket/prefix`
+(schemas in docs/manifests.md):
 
     ledger/<batch>.windows.parquet   windows of one batch of videos, with their scores
     ledger/<batch>.videos.parquet    one row per video of that batch; written LAST, so its
-                                     presence is the batch's commit marker
+                                     presence is the batch's commit marker; its footer holds
+                                     the commit stamp that orders the ledger
     videos.parquet  windows.parquet  clips.parquet  avsync_ac.parquet  summary.json
 
-Every file is written to a temporary name and renamed into place, so a killed run leaves
-either a complete file or none. The final tables are rebuilt from the ledger, keyed by
-`video_id` (and `window_index`), so reruns never duplicate or lose rows.
+Every file is written whole or not at all (`curation.store.atomic_writer`: temporary file and
+rename on a disk, one upload on an object store), so a killed run leaves either a complete file
+or none. The final tables are rebuilt from the ledger, keyed by `video_id` (and
+`window_index`), so reruns never duplicate or lose rows.
 """
 
 from __future__ import annotations
@@ -18,15 +21,20 @@ import json
 import logging
 import os
 import secrets
+import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
+import fsspec
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.fs
 import pyarrow.parquet as pq
+
+from curation import store
 
 log = logging.getLogger(__name__)
 
@@ -70,41 +78,19 @@ WINDOW_KEY_SCHEMA = pa.schema(
 CLIP_COLUMNS = ["video_id", "clip_index", "label", "split", "path", "scene_index", "start_s", "end_s", "duration_s", "n_windows"]
 
 
-def _open_temporary(path: Path) -> tuple[int, Path]:
-    """A new, exclusive temporary file next to `path`, created 0666 minus the umask like any
-    file (mkstemp's 0600 would hide manifests from the other users of a shared folder)."""
-    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
-    return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
-
-
 def write_parquet_atomic(table: pa.Table | pd.DataFrame, path: str | os.PathLike) -> None:
-    """Write to a temporary file next to `path`, fsync, then rename over it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write `table` to `path` (a path or an fsspec URL) as a whole or not at all (`store.atomic_writer`)."""
     if isinstance(table, pd.DataFrame):
         table = pa.Table.from_pandas(table, preserve_index=False)
-    fd, tmp = _open_temporary(path)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            pq.write_table(table, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with store.atomic_writer(*store.resolve(path)) as handle:
+        pq.write_table(table, handle)
 
 
 def write_json_atomic(data: dict, path: str | os.PathLike) -> None:
-    path = Path(path)
-    fd, tmp = _open_temporary(path)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    """`data` as indented JSON at `path` (a path or an fsspec URL), whole or not at all."""
+    text = json.dumps(data, indent=2, sort_keys=True)
+    with store.atomic_writer(*store.resolve(path)) as handle:
+        handle.write(text.encode("utf-8"))
 
 
 def videos_table(rows: Iterable[dict]) -> pa.Table:
@@ -119,34 +105,90 @@ def windows_table(rows: Iterable[dict]) -> pa.Table:
     return pa.Table.from_pylist([{name: row.get(name) for name in schema.names} for row in rows], schema=schema)
 
 
+# The commit stamp: when a batch committed (ns since the epoch), in its videos file's Parquet
+# footer. The ledger is ordered by it (a later row of a video wins), not by modification times,
+# which an object store neither lets us set nor keeps finer than 1 s.
+STAMP_KEY = b"asva.committed_ns"
+_stamp_lock = threading.Lock()
+_last_stamp = 0
+
+
+def commit_stamp() -> int:
+    """Now in ns, strictly increasing within this process (two commits in one clock tick keep their
+    order). Between machines the order is their clocks': it only decides between two rows of one
+    video, and a video is committed by one run (one shard) at a time."""
+    global _last_stamp
+    with _stamp_lock:
+        _last_stamp = max(time.time_ns(), _last_stamp + 1)
+        return _last_stamp
+
+
 def ledger_dir(out_dir: str | os.PathLike) -> Path:
+    """The ledger folder of a local run folder (tools and tests; the library also takes URLs)."""
     return Path(out_dir) / "ledger"
 
 
+def _ledger(out_dir: str | os.PathLike) -> tuple[fsspec.AbstractFileSystem, PurePosixPath]:
+    """(filesystem, ledger folder in it) of a run folder given as a path or an fsspec URL."""
+    fs, root = store.resolve(out_dir)
+    return fs, PurePosixPath(root) / "ledger"
+
+
+def _write_table(fs: fsspec.AbstractFileSystem, path: PurePosixPath, table: pa.Table) -> None:
+    with store.atomic_writer(fs, str(path)) as handle:
+        pq.write_table(table, handle)
+
+
+def _stamped(table: pa.Table, stamp: int) -> pa.Table:
+    return table.replace_schema_metadata({**(table.schema.metadata or {}), STAMP_KEY: str(stamp).encode()})
+
+
 def write_batch(out_dir: str | os.PathLike, batch_key: str, video_rows: list[dict], window_rows: list[dict]) -> None:
-    """Commit one batch to the ledger: windows first, videos (the commit marker) last."""
-    ledger = ledger_dir(out_dir)
-    write_parquet_atomic(windows_table(window_rows), ledger / f"{batch_key}.windows.parquet")
-    write_parquet_atomic(videos_table(video_rows), ledger / f"{batch_key}.videos.parquet")
+    """Commit one batch to the ledger: windows first, videos (the commit marker, stamped) last."""
+    fs, ledger = _ledger(out_dir)
+    _write_table(fs, ledger / f"{batch_key}.windows.parquet", windows_table(window_rows))
+    _write_table(fs, ledger / f"{batch_key}.videos.parquet", _stamped(videos_table(video_rows), commit_stamp()))
 
 
-def _committed_batches(out_dir: str | os.PathLike) -> list[Path]:
-    """Videos files of committed batches, oldest first (later ones win on duplicate ids)."""
-    files = list(ledger_dir(out_dir).glob("*.videos.parquet"))
-    return sorted(files, key=lambda p: (p.stat().st_mtime_ns, p.name))
+def _markers(out_dir: str | os.PathLike) -> tuple[fsspec.AbstractFileSystem, list[PurePosixPath]]:
+    """The ledger's videos files (committed batches), in name order."""
+    fs, ledger = _ledger(out_dir)
+    return fs, [PurePosixPath(p) for p in store.list_files(fs, str(ledger), ".videos.parquet")]
 
 
-def _windows_file(videos_file: Path) -> Path:
+def _commit_order(fs: fsspec.AbstractFileSystem, files: list[PurePosixPath]) -> list[tuple[int, PurePosixPath]]:
+    """(stamp, file) of the videos files `files`, oldest first (ties: by name). A file from before
+    stamps existed is dated by its modification time, as the ledger was ordered then."""
+    arrow_fs = store.arrow_filesystem(fs)
+
+    def stamp(path: PurePosixPath) -> int:
+        metadata = pq.read_metadata(str(path), filesystem=arrow_fs).metadata or {}
+        return int(metadata[STAMP_KEY]) if STAMP_KEY in metadata else store.modified_ns(fs, str(path))
+
+    # One footer read per file, concurrent: on an object store each is a request.
+    with ThreadPoolExecutor(max_workers=max(1, min(16, len(files)))) as pool:
+        stamps = list(pool.map(stamp, files))
+    return sorted(zip(stamps, files), key=lambda pair: (pair[0], pair[1].name))
+
+
+def _committed_batches(out_dir: str | os.PathLike) -> list[PurePosixPath]:
+    """Videos files of committed batches, oldest commit first (later ones win on duplicate ids)."""
+    fs, files = _markers(out_dir)
+    return [path for _, path in _commit_order(fs, files)]
+
+
+def _windows_file(videos_file: PurePosixPath) -> PurePosixPath:
     return videos_file.with_name(videos_file.name.replace(".videos.parquet", ".windows.parquet"))
 
 
-def _read_files(files: list[Path], columns: list[str] | None = None, schema: pa.Schema | None = None) -> pa.Table:
+def _read_files(fs: fsspec.AbstractFileSystem, files: list[PurePosixPath], columns: list[str] | None = None,
+                schema: pa.Schema | None = None) -> pa.Table:
     """The rows of `files` in one `pyarrow.dataset` scan, plus `_batch`: the file's position in
     `files` (int32). Without `schema`, schemas are unified over all files (a batch without windows
     has no metric columns; they read as nulls there), which reads every footer once more."""
     import pyarrow.dataset as ds
 
-    factory = ds.FileSystemDatasetFactory(pa.fs.LocalFileSystem(), [str(f) for f in files], ds.ParquetFileFormat())
+    factory = ds.FileSystemDatasetFactory(store.arrow_filesystem(fs), [str(f) for f in files], ds.ParquetFileFormat())
     if schema is None and columns is None:
         schema = factory.inspect(fragments=None)
     dataset = factory.finish(schema)
@@ -159,7 +201,7 @@ def _read_files(files: list[Path], columns: list[str] | None = None, schema: pa.
 
 
 def _latest_per_video(videos: pd.DataFrame) -> pd.DataFrame:
-    """The row of each video from its latest batch (`_batch` is the file order, oldest first)."""
+    """The row of each video from its latest batch (`_batch` is the commit order, oldest first)."""
     return videos.sort_values("_batch", kind="stable").drop_duplicates("video_id", keep="last")
 
 
@@ -168,10 +210,11 @@ def done_video_ids(out_dir: str | os.PathLike, include_retryable: bool = False) 
 
     Reads every committed batch in one scan: call it once per run (see `batch_done_ids` for the
     check a batch task makes)."""
-    files = _committed_batches(out_dir)
+    fs, files = _markers(out_dir)
     if not files:
         return set()
-    latest = _latest_per_video(_read_files(files, ["video_id", "retryable"]).to_pandas())
+    files = [path for _, path in _commit_order(fs, files)]
+    latest = _latest_per_video(_read_files(fs, files, ["video_id", "retryable"]).to_pandas())
     final = latest if include_retryable else latest[~latest["retryable"].fillna(False).astype(bool)]
     return set(final["video_id"])
 
@@ -182,13 +225,15 @@ def batch_done_ids(out_dir: str | os.PathLike, key_of: Callable[[Sequence[str]],
     A batch commits under `key_of(ids)`; a retry of it commits what was left under the key of the
     remaining ids, and so on. Following that chain reads one small file per earlier attempt and
     never the rest of the ledger, so the check costs the same in batch 1 and batch 25,000."""
+    fs, ledger = _ledger(out_dir)
     done: set[str] = set()
     remaining = list(video_ids)
     while remaining:
-        marker = ledger_dir(out_dir) / f"{key_of(remaining)}.videos.parquet"
-        if not marker.is_file():
+        try:
+            marker = store.read_bytes(fs, str(ledger / f"{key_of(remaining)}.videos.parquet"))
+        except FileNotFoundError:
             break
-        rows = pq.read_table(marker, columns=["video_id", "retryable"]).to_pandas()
+        rows = pq.read_table(pa.BufferReader(marker), columns=["video_id", "retryable"]).to_pandas()
         final = set(rows.loc[~rows["retryable"].fillna(False).astype(bool), "video_id"]) & set(remaining)
         if not final:
             break
@@ -202,16 +247,17 @@ def read_ledger(out_dir: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]
     latest batch's rows win, its video row and its windows together.
 
     One `pyarrow.dataset` scan per table (not a read per file): 200k videos in ~25k batch files."""
-    return _read_batches(_committed_batches(out_dir))
+    fs, files = _markers(out_dir)
+    return _read_batches(fs, [path for _, path in _commit_order(fs, files)])
 
 
-def _read_batches(files: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """`read_ledger` over the committed batches `files` (videos files, oldest first)."""
+def _read_batches(fs: fsspec.AbstractFileSystem, files: list[PurePosixPath]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`read_ledger` over the committed batches `files` (videos files, oldest commit first)."""
     if not files:
         empty_videos = VIDEO_SCHEMA.empty_table().to_pandas()
         return empty_videos, WINDOW_KEY_SCHEMA.empty_table().to_pandas()
-    videos = _latest_per_video(_read_files(files, schema=VIDEO_SCHEMA).to_pandas())  # one fixed schema
-    windows = _read_files([_windows_file(f) for f in files]).to_pandas()
+    videos = _latest_per_video(_read_files(fs, files, schema=VIDEO_SCHEMA).to_pandas())  # one fixed schema
+    windows = _read_files(fs, [_windows_file(f) for f in files]).to_pandas()
     windows = windows.merge(videos[["video_id", "_batch"]], on=["video_id", "_batch"], how="inner")
     videos = videos.drop(columns="_batch").sort_values("video_id", kind="stable").reset_index(drop=True)
     windows = windows.drop(columns="_batch").sort_values(["video_id", "window_index"], kind="stable").reset_index(drop=True)
@@ -227,12 +273,13 @@ def compact_ledger(out_dir: str | os.PathLike, videos: pd.DataFrame | None = Non
     reads the same: the compacted batch is the newest, and it holds exactly the rows that won.
     `videos`/`windows`: `read_ledger`'s result when the caller has it. Returns the number of batch
     files replaced (0: nothing to do)."""
-    files = _committed_batches(out_dir)
+    fs, files = _markers(out_dir)
     if len(files) <= 1:
         return 0
+    ordered = _commit_order(fs, files)
     if videos is None or windows is None:
-        videos, windows = read_ledger(out_dir)
-    _replace_with_one_batch(out_dir, files, videos, windows)
+        videos, windows = _read_batches(fs, [path for _, path in ordered])
+    _replace_with_one_batch(out_dir, ordered, videos, windows)
     return len(files)
 
 
@@ -240,38 +287,37 @@ def compact_batches(out_dir: str | os.PathLike, keys: Iterable[str]) -> int:
     """Compact the committed batches named `keys` (those this run committed) into one batch, while
     other tasks go on committing: a 200k-video run then leaves tens of files, not 25,000, for
     finalize to read. Safe alongside other writers because the compacted batch takes the place
-    in the ledger's order of the newest batch it replaces (its modification time), and a run's
+    in the ledger's order of the newest batch it replaces (its commit stamp), and a run's
     batches hold videos no concurrent writer touches (distinct videos per run and per shard).
     Returns the number of batches replaced."""
-    ledger = ledger_dir(out_dir)
-    files = sorted((path for key in set(keys) if (path := ledger / f"{key}.videos.parquet").is_file()),
-                   key=lambda p: (p.stat().st_mtime_ns, p.name))
+    fs, files = _markers(out_dir)
+    names = {f"{key}.videos.parquet" for key in keys}
+    files = [path for path in files if path.name in names]
     if len(files) <= 1:
         return 0
-    videos, windows = _read_batches(files)
-    _replace_with_one_batch(out_dir, files, videos, windows)
+    ordered = _commit_order(fs, files)
+    videos, windows = _read_batches(fs, [path for _, path in ordered])
+    _replace_with_one_batch(out_dir, ordered, videos, windows)
     return len(files)
 
 
-def _replace_with_one_batch(out_dir: str | os.PathLike, files: list[Path], videos: pd.DataFrame,
-                            windows: pd.DataFrame) -> None:
-    """Commit (videos, windows), the latest rows of the batches `files`, as one batch dated like the
-    newest of them, then delete `files` (markers first)."""
+def _replace_with_one_batch(out_dir: str | os.PathLike, ordered: list[tuple[int, PurePosixPath]],
+                            videos: pd.DataFrame, windows: pd.DataFrame) -> None:
+    """Commit (videos, windows), the latest rows of the batches `ordered` ((stamp, file), oldest
+    first), as one batch stamped like the newest of them, then delete those files (markers first)."""
+    fs, ledger = _ledger(out_dir)
     key = "compacted-" + secrets.token_hex(6)
-    ledger = ledger_dir(out_dir)
     metric_columns = [c for c in windows.columns if c not in WINDOW_KEY_SCHEMA.names]
     window_schema = pa.schema(list(WINDOW_KEY_SCHEMA) + [(name, pa.float64()) for name in metric_columns])
-    write_parquet_atomic(pa.Table.from_pandas(windows[window_schema.names], schema=window_schema, preserve_index=False),
-                         ledger / f"{key}.windows.parquet")
-    marker = ledger / f"{key}.videos.parquet"
-    write_parquet_atomic(pa.Table.from_pandas(videos[VIDEO_SCHEMA.names], schema=VIDEO_SCHEMA, preserve_index=False),
-                         marker)
-    # The newest replaced batch's time: a batch committed meanwhile (newer) still wins over it.
-    newest = files[-1].stat().st_mtime_ns
-    os.utime(marker, ns=(newest, newest))
-    for path in files:
-        path.unlink(missing_ok=True)
-        _windows_file(path).unlink(missing_ok=True)
+    _write_table(fs, ledger / f"{key}.windows.parquet",
+                 pa.Table.from_pandas(windows[window_schema.names], schema=window_schema, preserve_index=False))
+    # The newest replaced batch's stamp: a batch committed meanwhile (newer) still wins over it.
+    newest = ordered[-1][0]
+    _write_table(fs, ledger / f"{key}.videos.parquet", _stamped(
+        pa.Table.from_pandas(videos[VIDEO_SCHEMA.names], schema=VIDEO_SCHEMA, preserve_index=False), newest))
+    for _, path in ordered:
+        store.remove(fs, str(path))
+        store.remove(fs, str(_windows_file(path)))
 
 
 def merge_windows_into_clips(windows: pd.DataFrame, videos: pd.DataFrame) -> pd.DataFrame:
