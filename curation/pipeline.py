@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
+import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from curation import manifest
+from curation import manifest, store
 from curation.config import CurationConfig
 from curation.filters import apply_filters
 from curation.media import DecodedMedia, MediaError, decode, probe
@@ -234,14 +236,31 @@ def _batch_key_of_ids(video_ids: Sequence[str]) -> str:
     return digest[:16]
 
 
-def fetch_batch(items: Sequence[SourceItem], out_dir: Path, config: CurationConfig) -> dict[str, VideoResult | str]:
-    """Local path per item, downloading remote ones; a failed download maps to its failed result."""
+def media_folder(out_dir: str | Path, media_dir: str | Path | None = None) -> Path:
+    """The local folder downloads go to: `media_dir`, else `<out_dir>/media` for a local run
+    folder (a path or a file:// URL), else (an object store URL such as s3://…: decoding needs
+    local files) the scratch folder `<system temp>/asva-media/<out_dir as a name>`, the same for
+    every run on that URL on this machine, so a rerun finds what it downloaded before."""
+    if media_dir is not None:
+        return Path(media_dir)
+    if not store.is_url(out_dir):
+        return Path(out_dir) / "media"
+    fs, path = store.resolve(out_dir)
+    if store.is_local(fs):
+        return Path(path) / "media"
+    return Path(tempfile.gettempdir()) / "asva-media" / re.sub(r"[^A-Za-z0-9_.-]+", "_", str(out_dir)).strip("_")
+
+
+def fetch_batch(items: Sequence[SourceItem], out_dir: str | Path, config: CurationConfig,
+                media_dir: str | Path | None = None) -> dict[str, VideoResult | str]:
+    """Local path per item, downloading remote ones (to `media_folder(out_dir, media_dir)`); a
+    failed download maps to its failed result."""
     resolved: dict[str, VideoResult | str] = {item.video_id: item.path for item in items if item.path}
     remote = [item for item in items if not item.path]
     if remote:
         from curation.sources.download import download_items  # yt-dlp only when something is remote
 
-        for item, result in zip(remote, download_items(remote, out_dir / "media", config.download,
+        for item, result in zip(remote, download_items(remote, media_folder(out_dir, media_dir), config.download,
                                                         workers=config.download.workers)):
             if result.ok:
                 resolved[item.video_id] = str(result.path)
@@ -254,15 +273,17 @@ def fetch_batch(items: Sequence[SourceItem], out_dir: Path, config: CurationConf
     return resolved
 
 
-def process_batch(items: Sequence[SourceItem], out_dir: str | Path, config: CurationConfig) -> BatchReport:
-    """Download (if needed), analyse and commit one batch of videos to the ledger."""
+def process_batch(items: Sequence[SourceItem], out_dir: str | Path, config: CurationConfig,
+                  media_dir: str | Path | None = None) -> BatchReport:
+    """Download (if needed), analyse and commit one batch of videos to the ledger in `out_dir` (a
+    path or an fsspec URL; downloads go to `media_folder(out_dir, media_dir)`)."""
     if not items:
         return BatchReport("", 0, 0, 0)
-    out_dir = Path(out_dir)
     # A name that is not UTF-8 cannot be written to the manifest faithfully: that file fails alone.
     unnamed = {item.video_id: failed_result(item, "non_utf8_name", "file name or label is not valid UTF-8; rename it",
                                             item.path) for item in items if _has_undecodable_name(item)}
-    sources = unnamed | fetch_batch([item for item in items if item.video_id not in unnamed], out_dir, config)
+    sources = unnamed | fetch_batch([item for item in items if item.video_id not in unnamed], out_dir, config,
+                                    media_dir)
     local = [(item, sources[item.video_id]) for item in items if not isinstance(sources[item.video_id], VideoResult)]
     analysed = {item.video_id: result for (item, _), result in zip(local, analyze_videos(local, config))}
     results = [analysed.get(item.video_id) or sources[item.video_id] for item in items]
@@ -271,15 +292,15 @@ def process_batch(items: Sequence[SourceItem], out_dir: str | Path, config: Cura
     if config.download.keep_media == "none":  # committed: the analysis no longer needs the files
         # Not those a rerun retries: their archive line would make yt-dlp skip the missing file.
         remove_downloads([sources[item.video_id] for item, result in zip(items, results)
-                          if not item.path and not result.video_row["retryable"]], out_dir)
+                          if not item.path and not result.video_row["retryable"]], out_dir, media_dir)
     return BatchReport(key, len(results), sum(r.ok for r in results), sum(len(r.window_rows) for r in results),
                        sum(r.transient for r in results))
 
 
-def remove_downloads(paths: Iterable[str | VideoResult], out_dir: Path) -> int:
-    """Delete downloaded source files (only files under `<out_dir>/media`, never a local source
-    folder's); returns how many were removed."""
-    media = (out_dir / "media").resolve()
+def remove_downloads(paths: Iterable[str | VideoResult], out_dir: str | Path, media_dir: str | Path | None = None) -> int:
+    """Delete downloaded source files (only files under `media_folder(out_dir, media_dir)`, never
+    a local source folder's); returns how many were removed."""
+    media = media_folder(out_dir, media_dir).resolve()
     removed = 0
     for path in paths:
         if isinstance(path, str) and Path(path).resolve().is_relative_to(media) and Path(path).is_file():
@@ -326,12 +347,11 @@ def make_batches(items: Sequence[SourceItem], batch_size: int) -> list[list[Sour
     return [list(items[i : i + batch_size]) for i in range(0, len(items), batch_size)]
 
 
-def finalize(out_dir: str | Path, config: CurationConfig) -> dict:
+def finalize(out_dir: str | Path, config: CurationConfig, media_dir: str | Path | None = None) -> dict:
     """Rebuild the final manifests from the ledger, apply filters, merge clips, balance classes.
 
     Returns the run summary (also written to summary.json).
     """
-    out_dir = Path(out_dir)
     videos, windows = manifest.read_ledger(out_dir)
     manifest.compact_ledger(out_dir, videos, windows)  # the next run's resume check reads one file
     if len(windows):
@@ -342,16 +362,17 @@ def finalize(out_dir: str | Path, config: CurationConfig) -> dict:
     clips = manifest.merge_windows_into_clips(windows, videos)
     balanced = manifest.balance_classes(clips, config.min_clips_per_class)
     if config.download.keep_media == "passing":
-        removed = remove_downloads(videos.loc[~videos.video_id.isin(clips.video_id), "path"].dropna(), out_dir)
+        removed = remove_downloads(videos.loc[~videos.video_id.isin(clips.video_id), "path"].dropna(), out_dir,
+                                   media_dir)
         log.info("keep_media=passing: removed %d downloaded sources without a clip", removed)
     manifest.write_parquet_atomic(pa.Table.from_pandas(videos, schema=manifest.VIDEO_SCHEMA, preserve_index=False),
-                                  out_dir / "videos.parquet")
-    manifest.write_parquet_atomic(windows, out_dir / "windows.parquet")
-    manifest.write_parquet_atomic(clips, out_dir / "clips.parquet")
-    manifest.write_parquet_atomic(balanced, out_dir / "avsync_ac.parquet")
+                                  store.join(out_dir, "videos.parquet"))
+    manifest.write_parquet_atomic(windows, store.join(out_dir, "windows.parquet"))
+    manifest.write_parquet_atomic(clips, store.join(out_dir, "clips.parquet"))
+    manifest.write_parquet_atomic(balanced, store.join(out_dir, "avsync_ac.parquet"))
     summary = summarize(videos, windows, clips, balanced)
     summary["thresholds"] = [b.__dict__ for b in bounds]
-    manifest.write_json_atomic(summary, out_dir / "summary.json")
+    manifest.write_json_atomic(summary, store.join(out_dir, "summary.json"))
     return summary
 
 
@@ -408,7 +429,8 @@ def run_totals(videos: pd.DataFrame, windows: pd.DataFrame, clips: pd.DataFrame,
 
 
 def run_curation(items: Sequence[SourceItem], out_dir: str | Path, config: CurationConfig,
-                 on_batch: Callable[[BatchReport, int, int], None] | None = None) -> dict:
+                 on_batch: Callable[[BatchReport, int, int], None] | None = None,
+                 media_dir: str | Path | None = None) -> dict:
     """The whole curation without an orchestrator: pending batches in order, then finalize.
 
     Used by benchmarks and tests; `flows/curate.py` runs the same steps as Prefect tasks.
@@ -416,7 +438,7 @@ def run_curation(items: Sequence[SourceItem], out_dir: str | Path, config: Curat
     check_setup(config)
     batches = make_batches(pending_items(items, out_dir), config.batch_size)
     for done, batch in enumerate(batches, start=1):
-        report = process_batch(batch, out_dir, config)
+        report = process_batch(batch, out_dir, config, media_dir)
         if on_batch:
             on_batch(report, done, len(batches))
-    return finalize(out_dir, config)
+    return finalize(out_dir, config, media_dir)

@@ -7,6 +7,7 @@ same sources, skips committed videos and rebuilds the same manifests.
     python -m flows.curate --videos data/demo/videos --out data/runs/demo
     python -m flows.curate --csv vggsound.csv --classes data/classes/avsync15.txt --out data/runs/vggss
     python -m flows.curate --videos data/demo/videos --out data/runs/demo --task-runner ray [--ray-address ADDR]
+    python -m flows.curate --videos data/demo/videos --out s3://bucket/runs/demo [--media-dir /scratch/media]
 
 At VGGSound scale (docs/scaling.md): batch tasks are submitted in a bounded window
 (`max_in_flight`), run as Ray tasks with CPU/GPU resource requests (`--task-runner ray`), or a
@@ -33,7 +34,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from prefect_ray.context import remote_options
 from prefect_ray.task_runners import RayTaskRunner
 
-from curation import manifest, pipeline
+from curation import manifest, pipeline, store
 from curation.config import CurationConfig, load_config
 from curation.layered_config import config_error_message
 from curation.metrics.neural_scoring import device_guard
@@ -76,7 +77,7 @@ def _only_transient(task, task_run, state) -> bool:
 @task(name="curate-batch", retries=2, retry_delay_seconds=[10, 60], retry_condition_fn=_only_transient,
       task_run_name="batch-{index}")
 def curate_batch(items: list[SourceItem], out: str, config: CurationConfig, index: int,
-                 gpu_limit: bool = True) -> pipeline.BatchReport:
+                 gpu_limit: bool = True, media_dir: str | None = None) -> pipeline.BatchReport:
     # On a retry, only the videos without a final row yet are processed again (checked in this
     # batch's own commit markers, never the whole ledger: issue 15).
     todo = pipeline.pending_in_batch(items, out)
@@ -84,7 +85,7 @@ def curate_batch(items: list[SourceItem], out: str, config: CurationConfig, inde
     # model (docs/gpu_scoring.md); decoding and the CPU metrics are not bounded by it. On Ray with
     # `num_gpus` requested, Ray's scheduler bounds GPU use instead (`gpu_limit=False`).
     with device_guard((lambda: concurrency("gpu", occupy=1)) if gpu_limit else None):
-        report = pipeline.process_batch(todo, out, config)
+        report = pipeline.process_batch(todo, out, config, media_dir)
     get_run_logger().info("batch %d: %d/%d videos ok, %d windows, %d to retry", index, report.n_ok, report.n_videos,
                           report.n_windows, report.n_retryable)
     if report.n_retryable:
@@ -98,8 +99,8 @@ def compact_ledger(out: str, batch_keys: list[str]) -> int:
 
 
 @task(name="finalize-manifests")
-def finalize_manifests(out: str, config: CurationConfig) -> dict:
-    return pipeline.finalize(out, config)
+def finalize_manifests(out: str, config: CurationConfig, media_dir: str | None = None) -> dict:
+    return pipeline.finalize(out, config, media_dir)
 
 
 def _publish_summary(summary: dict, out: str) -> None:
@@ -117,7 +118,7 @@ def _publish_summary(summary: dict, out: str) -> None:
     create_markdown_artifact(
         key="curation-manifests",
         markdown=(
-            f"# Curation run\n\nManifests in `{Path(out).resolve()}`: `videos.parquet`, `windows.parquet`, "
+            f"# Curation run\n\nManifests in `{store.display(out)}`: `videos.parquet`, `windows.parquet`, "
             f"`clips.parquet`, `avsync_ac.parquet`, `summary.json`.\n\n"
             f"## Failed videos\n| reason | videos |\n|---|---|\n{failed}\n\n"
             f"## Filtered windows\n| reason | windows |\n|---|---|\n{filtered}\n"
@@ -167,6 +168,7 @@ def curate_vggsound(
     shard: int | None = None,
     n_shards: int = 1,
     finalize: bool = True,
+    media_dir: str | None = None,
 ) -> dict:
     """Curate audio-visually synchronized clips.
 
@@ -175,7 +177,8 @@ def curate_vggsound(
             with neither `csv` nor `videos`: data/vggsound.csv and the VGGSS class list.
         url_template: mirror URL such as `https://host/{ytid}.mp4` (default: YouTube).
         videos: local folder whose subfolder names are the labels (instead of `csv`).
-        out: folder for the manifests (and downloads, under `media/`).
+        out: folder for the manifests and the ledger: a path or an fsspec URL (`s3://bucket/prefix`,
+            `file:///…`; docs/scaling.md). Downloads go under `out/media/` for a path.
         config: YAML file overriding the curation config defaults.
         classes: file with one label per line to keep (e.g. the VGGSS or AVSync15 list).
         limit: curate at most this many source videos (after class selection).
@@ -190,6 +193,8 @@ def curate_vggsound(
         shard / n_shards: curate only shard `shard` of `n_shards` (a stable split by video id;
             `curate_vggsound_sharded` starts one run per shard).
         finalize: rebuild the manifests at the end (a shard run leaves that to its parent).
+        media_dir: local folder for downloads (default `out/media`; for an object-store `out`, a
+            folder under the system temp dir: `curation.pipeline.media_folder`).
     """
     log = get_run_logger()
     csv, videos, classes = default_sources(csv, videos, classes)  # none given: data/vggsound.csv + VGGSS, or a clear error
@@ -210,13 +215,13 @@ def curate_vggsound(
 
     def submit(index: int, batch: list[SourceItem]) -> PrefectFuture:
         if not on_ray:
-            return curate_batch.submit(batch, out, cfg, index)
+            return curate_batch.submit(batch, out, cfg, index, media_dir=media_dir)
         # max_calls=0: the worker process stays up between tasks, so a loaded model (the per-process
         # cache of curation.metrics.neural_scoring) serves every later batch (Ray's default for a GPU
         # task is a fresh worker per call). max_retries: Ray reruns a task whose worker died; the
         # ledger makes that rerun redo only the batch's uncommitted videos.
         with remote_options(num_cpus=ray_cpus, num_gpus=ray_gpus, max_calls=0, max_retries=3):
-            return curate_batch.submit(batch, out, cfg, index, gpu_limit=not ray_gpus)
+            return curate_batch.submit(batch, out, cfg, index, gpu_limit=not ray_gpus, media_dir=media_dir)
 
     lost: list[str] = []  # batches whose videos have no row at all (the ledger could not be written)
     committed: list[str] = []  # keys of this run's finished batches not compacted yet
@@ -240,7 +245,7 @@ def curate_vggsound(
         if lost:
             raise BatchesLost(f"{len(lost)} of {len(batches)} batches were not recorded (first: {lost[0]})")
         return {"videos": len(items), "batches": len(batches)}
-    summary = finalize_manifests(out, cfg)
+    summary = finalize_manifests(out, cfg, media_dir)
     _publish_summary(summary, out)
     log.info("%d/%d windows passed; manifests in %s", summary["windows_passed"], summary["windows"], out)
     if lost:  # never a Completed run with videos missing from every manifest
@@ -291,12 +296,14 @@ def curate_vggsound_sharded(
     max_queued_shards: int = 4,
     shard_retries: int = 1,
     poll_seconds: float = 5.0,
+    media_dir: str | None = None,
 ) -> dict:
     """Split one curation into `n_shards` flow runs of `shard_deployment` (any number of workers on
     any machines pick them up), at most `max_queued_shards` unfinished at a time, then finalize.
 
-    Every shard commits to the same ledger `out` (a folder every worker sees, e.g. a network file system), so the
-    manifests are those of one run. A shard run that fails or crashes is started again up to
+    Every shard commits to the same ledger `out` (a folder every worker sees, e.g. a network file
+    system, or an object store URL such as `s3://bucket/prefix`), so the manifests are those of one
+    run; `media_dir` is a local folder on each worker. A shard run that fails or crashes is started again up to
     `shard_retries` times; a rerun of this flow redoes only what no shard committed."""
     from prefect.client.orchestration import get_client
     from prefect.deployments import run_deployment
@@ -306,9 +313,13 @@ def curate_vggsound_sharded(
     if batch_size is not None:
         cfg = cfg.model_copy(update={"batch_size": batch_size})
     pipeline.check_setup(cfg)
+    # A kill -9'd earlier parent on this `out` → Crashed (its shards are separate runs: the runner
+    # that started each one reports it).
+    claim_out_folder(out, FlowRunContext.get().flow_run.id)
     parameters = dict(csv=csv, url_template=url_template, videos=videos, out=out, config=config, classes=classes,
                       limit=limit, batch_size=batch_size, overrides=overrides,
-                      exclude_avsync15_test=exclude_avsync15_test, n_shards=n_shards, finalize=False)
+                      exclude_avsync15_test=exclude_avsync15_test, n_shards=n_shards, finalize=False,
+                      media_dir=media_dir)
     todo = list(range(n_shards))
     attempts = dict.fromkeys(todo, 0)
     running: dict = {}  # flow run id -> shard
@@ -337,7 +348,7 @@ def curate_vggsound_sharded(
                     todo.append(shard)
                 else:
                     failed.append(f"shard {shard}: {state.type.value} {state.message or ''}".strip())
-    summary = finalize_manifests(out, cfg)
+    summary = finalize_manifests(out, cfg, media_dir)
     _publish_summary(summary, out)
     if failed:
         raise ShardsFailed(f"{len(failed)} of {n_shards} shards did not finish ({failed[0]}); rerun to complete them")
@@ -367,7 +378,11 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--limit", type=int, help="curate at most N source videos")
     source.add_argument("--exclude-avsync15-test", action="store_true",
                         help="leave out the VGGSound segments of AVSync15's 150 test clips (for a VGGSS sync classifier)")
-    parser.add_argument("--out", default="data/runs/curated", help="output folder for manifests (default: %(default)s)")
+    parser.add_argument("--out", default="data/runs/curated",
+                        help="output folder for manifests and the ledger: a path or an fsspec URL such as "
+                             "s3://bucket/prefix (default: %(default)s)")
+    parser.add_argument("--media-dir", help="local folder for downloads (default: OUT/media; for an object-store "
+                                            "OUT such as s3://..., <system temp>/asva-media/<OUT as a name>)")
     parser.add_argument("--config", help="YAML config overriding the defaults (see configs/curation.yaml)")
     parser.add_argument("--batch-size", type=int, help="videos per Prefect task")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
@@ -417,7 +432,7 @@ def print_summary(summary: dict, out: str) -> None:
         f"windows: {summary['windows_passed']}/{summary['windows']} passed ({100 * summary['window_pass_rate']:.1f} %), "
         f"filtered by reason {summary['windows_failed_by_reason']}\n"
         f"clips: {summary['clips']} ({summary['clip_seconds']} s); AVSync-AC: {summary['avsync_ac_clips']} clips in "
-        f"{summary['avsync_ac_classes']} classes\nmanifests: {Path(out).resolve()}"
+        f"{summary['avsync_ac_classes']} classes\nmanifests: {store.display(out)}"
     )
 
 
@@ -430,7 +445,7 @@ def _argument_error(args: argparse.Namespace) -> str | None:
             return f"{option} {value}: no such file"
     if args.videos is not None and not Path(args.videos).is_dir():
         return f"--videos {args.videos}: no such folder"
-    if Path(args.out).exists() and not Path(args.out).is_dir():
+    if not store.is_url(args.out) and Path(args.out).exists() and not Path(args.out).is_dir():
         return f"--out {args.out}: exists and is not a folder"
     if args.batch_size is not None and args.batch_size < 1:
         return f"--batch-size must be at least 1 (got {args.batch_size})"
@@ -457,7 +472,8 @@ def main(argv: list[str] | None = None) -> int:
                                   config=args.config, classes=args.classes, limit=args.limit,
                                   batch_size=args.batch_size, overrides=args.set,
                                   exclude_avsync15_test=args.exclude_avsync15_test,
-                                  max_in_flight=args.max_in_flight, ray_cpus=args.ray_cpus, ray_gpus=args.ray_gpus)
+                                  max_in_flight=args.max_in_flight, ray_cpus=args.ray_cpus, ray_gpus=args.ray_gpus,
+                                  media_dir=args.media_dir)
     except BatchesLost as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -3,7 +3,8 @@
 A SIGTERM or Ctrl-C reaches Prefect's engine (`capture_sigterm`), which reports the run Crashed
 before the process exits. A kill -9 or an OOM kill gives the process no chance, and the API keeps
 the run Running for ever. So a run records itself in `OUT/.flow_run.json` (id, pid, host) when it
-starts; the next run on the same OUT finds the record, and if that run is still Running while its
+starts (OUT may be an fsspec URL: the record goes through `curation.store`); the next run on the
+same OUT finds the record, and if that run is still Running while its
 process is gone (same host, pid not alive), marks it Crashed through the Prefect client.
 """
 
@@ -13,9 +14,9 @@ import json
 import logging
 import os
 import socket
-from pathlib import Path
 from uuid import UUID
 
+from curation import store
 from curation.manifest import write_json_atomic
 
 RECORD = ".flow_run.json"
@@ -39,10 +40,10 @@ def claim_out_folder(out: str | os.PathLike, flow_run_id: UUID) -> UUID | None:
     from prefect.client.schemas.objects import StateType
     from prefect.states import Crashed
 
-    path = Path(out) / RECORD
+    path = store.join(out, RECORD)
     crashed = None
     try:
-        previous = json.loads(path.read_text())
+        previous = json.loads(store.read_bytes(*store.resolve(path)))
         previous_id, pid, host = UUID(previous["flow_run_id"]), int(previous["pid"]), previous["host"]
     except FileNotFoundError:
         previous = None
@@ -62,6 +63,5 @@ def claim_out_folder(out: str | os.PathLike, flow_run_id: UUID) -> UUID | None:
                     force=True)
                 crashed = previous_id
                 log.warning("flow run %s (pid %d) died without reporting: marked Crashed", previous_id, pid)
-    Path(out).mkdir(parents=True, exist_ok=True)
     write_json_atomic({"flow_run_id": str(flow_run_id), "pid": os.getpid(), "host": socket.gethostname()}, path)
     return crashed
