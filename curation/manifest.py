@@ -165,9 +165,11 @@ def _commit_order(fs: fsspec.AbstractFileSystem, files: list[PurePosixPath]) -> 
         metadata = pq.read_metadata(str(path), filesystem=arrow_fs).metadata or {}
         return int(metadata[STAMP_KEY]) if STAMP_KEY in metadata else store.modified_ns(fs, str(path))
 
-    # One footer read per file, concurrent: on an object store each is a request.
-    with ThreadPoolExecutor(max_workers=max(1, min(16, len(files)))) as pool:
-        stamps = list(pool.map(stamp, files))
+    if store.is_local(fs):  # ~0.15 ms a file from the page cache: threads would only add overhead
+        stamps = [stamp(path) for path in files]
+    else:  # one request a file: many in flight
+        with ThreadPoolExecutor(max_workers=max(1, min(16, len(files)))) as pool:
+            stamps = list(pool.map(stamp, files))
     return sorted(zip(stamps, files), key=lambda pair: (pair[0], pair[1].name))
 
 
