@@ -103,14 +103,19 @@ def _build_loader(config: SyncConfig, start_step: int, rank: int = 0, world: int
     return DataLoader(dataset, sampler=sampler, **common)
 
 
-def threads_for_this_machine() -> tuple[int, str]:
-    """(torch CPU threads, why): the cores this process may use minus the others' load (1-minute load
-    average, whole busy cores), at least 1. Why: on shared cores, more threads than idle cores make every small op wait
-    for a descheduled thread (measured: 0.65 s/step with 1 thread vs 6.2 s with 2 on 2 loaded cores)."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
-    threads = max(1, min(cores, cores - int(load)))  # a core counts as taken only when fully busy
-    return threads, f"{cores} cores, load average {load:.1f} → {threads} thread(s)"
+def threads_for_this_machine(sample_s: float = 0.5) -> tuple[int, str]:
+    """(torch CPU threads, why): the cores this process may use minus those others keep busy now
+    (utilisation sampled over `sample_s`, rounded to whole cores), at least 1. Why: on shared cores,
+    more threads than idle cores make every small op wait for a descheduled thread (measured: 0.65
+    s/step with 1 thread vs 6.2 s with 2 on 2 loaded cores). Sampled, not the load average: that
+    lags by minutes, so a process that just ended (or just started) would still count (or not yet)."""
+    import psutil
+
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
+    per_core = psutil.cpu_percent(interval=sample_s, percpu=True)
+    busy = sum(per_core[c] for c in cores if c < len(per_core)) / 100
+    threads = max(1, len(cores) - round(busy))
+    return threads, f"{len(cores)} cores, {busy:.1f} of them busy over {sample_s:g} s → {threads} thread(s)"
 
 
 def accuracy_verdict(final: dict | None, target: float | None, stopped_early: bool, steps: int) -> tuple[bool | None, str | None]:
