@@ -230,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
         avsyncd_job = start_avsyncd_training(out / "avsyncd", sizes, args.seed, args.threads)
         with stage("sync classifier"):
             settings = sync_settings(sizes)
+            # the cores AVSyncD's process (`--threads`) leaves free
+            settings["train"]["num_threads"] = max(1, len(os.sched_getaffinity(0)) - args.threads)
             sync_model, accuracy, steps = train_sync_model(out / "sync", sync_manifest, settings, with_prefect)
         from sync_classifier.train import accuracy_verdict
 
