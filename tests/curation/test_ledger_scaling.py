@@ -21,17 +21,6 @@ def _items(folder):
     return collect_items(videos=str(folder))
 
 
-@pytest.fixture
-def video_folder(tmp_path, media_dir):
-    """Two good videos (one with three scenes) and an empty file, in two classes."""
-    folder = tmp_path / "videos"
-    for label, name, source in (("hits", "metal", "hitting_metal.mp4"), ("movie", "rotated", "issue-134-rotate.mp4")):
-        (folder / label).mkdir(parents=True)
-        shutil.copy(media_dir / source, folder / label / f"{name}.mp4")
-    (folder / "hits" / "empty.mp4").write_bytes(b"")
-    return folder
-
-
 def _read(out):
     return {name: pd.read_parquet(out / name) for name in MANIFESTS}
 

@@ -4,7 +4,6 @@ that comes from commit stamps, not file modification times."""
 import json
 import os
 import secrets
-import shutil
 import signal
 import subprocess
 import sys
@@ -32,17 +31,6 @@ def s3():
 @pytest.fixture
 def s3_out(s3):
     return f"s3://{BUCKET}/run-{secrets.token_hex(4)}"
-
-
-@pytest.fixture
-def video_folder(tmp_path, media_dir):
-    """Two good videos (one with three scenes) and an empty file, in two classes: three batches."""
-    folder = tmp_path / "videos"
-    for label, name, source in (("hits", "metal", "hitting_metal.mp4"), ("movie", "rotated", "issue-134-rotate.mp4")):
-        (folder / label).mkdir(parents=True)
-        shutil.copy(media_dir / source, folder / label / f"{name}.mp4")
-    (folder / "hits" / "empty.mp4").write_bytes(b"")
-    return folder
 
 
 @pytest.fixture
