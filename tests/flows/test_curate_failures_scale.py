@@ -102,34 +102,6 @@ def test_a_ray_worker_killed_mid_batch_is_retried_and_the_run_gives_the_thread_m
     _same_manifests(_manifests(out), _manifests(tmp_path / "threads"))
 
 
-@pytest.fixture
-def shard_runner(prefect_api):
-    """A Prefect runner serving the shard deployment on the test API, starting each shard run in a
-    process of its own (two at a time), in a thread; stopped at the end."""
-    import asyncio
-
-    from prefect.runner import Runner
-
-    from flows.curate import curate_vggsound
-
-    runner = Runner(limit=2)
-    deployment = curate_vggsound.to_deployment(name="curate-vggsound-shard")  # outside the loop: sync call
-    loop = asyncio.new_event_loop()
-    registered = threading.Event()
-
-    async def serve():
-        await runner.aadd_deployment(deployment)
-        registered.set()
-        await runner.start()
-
-    serving = threading.Thread(target=lambda: loop.run_until_complete(serve()), daemon=True)
-    serving.start()
-    assert registered.wait(timeout=120)
-    yield runner
-    asyncio.run_coroutine_threadsafe(runner.astop(), loop).result(timeout=60)
-    serving.join(timeout=60)
-
-
 @pytest.mark.slow
 def test_a_shard_run_killed_mid_batch_then_a_rerun_gives_one_runs_manifests(prefect_api, shard_runner, source,
                                                                               tmp_path):

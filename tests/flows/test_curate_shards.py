@@ -1,8 +1,6 @@
 """Issue 15: a curation split into shard runs lands in one ledger and gives one run's manifests."""
 
-import asyncio
 import shutil
-import threading
 
 import pandas as pd
 import pytest
@@ -40,10 +38,9 @@ def _manifests(out):
 
 
 @pytest.mark.slow
-def test_shard_runs_through_run_deployment_give_one_runs_manifests(prefect_api, folder, tmp_path):
+def test_shard_runs_through_run_deployment_give_one_runs_manifests(prefect_api, shard_runner, folder, tmp_path):
     """The parent submits each shard as a flow run of a real deployment (served by a Prefect runner
     on the test API, which starts each run in its own process), then finalizes once."""
-    from prefect.runner import Runner
 
     from flows.curate import curate_vggsound, curate_vggsound_sharded
 
@@ -51,25 +48,8 @@ def test_shard_runs_through_run_deployment_give_one_runs_manifests(prefect_api, 
     config.write_text("min_clips_per_class: 1\nbatch_size: 1\n")
     whole = curate_vggsound(videos=str(folder), out=str(tmp_path / "one"), config=str(config))
 
-    runner = Runner(limit=2)  # two shard runs at a time, each in its own process
-    deployment = curate_vggsound.to_deployment(name="curate-vggsound-shard")
-    loop = asyncio.new_event_loop()
-    registered = threading.Event()
-
-    async def serve():
-        await runner.aadd_deployment(deployment)
-        registered.set()
-        await runner.start()
-
-    serving = threading.Thread(target=lambda: loop.run_until_complete(serve()), daemon=True)
-    serving.start()
-    assert registered.wait(timeout=120)
-    try:
-        summary = curate_vggsound_sharded(videos=str(folder), out=str(tmp_path / "shards"), config=str(config),
-                                          n_shards=3, max_queued_shards=2, poll_seconds=1.0)
-    finally:
-        asyncio.run_coroutine_threadsafe(runner.astop(), loop).result(timeout=60)
-        serving.join(timeout=60)
+    summary = curate_vggsound_sharded(videos=str(folder), out=str(tmp_path / "shards"), config=str(config),
+                                      n_shards=3, max_queued_shards=2, poll_seconds=1.0)
     assert summary == whole and summary["videos"] == 4
     for name, frame in _manifests(tmp_path / "one").items():
         pd.testing.assert_frame_equal(_manifests(tmp_path / "shards")[name], frame, obj=name)
