@@ -12,7 +12,7 @@ import hashlib
 import logging
 import re
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -251,17 +251,32 @@ def media_folder(out_dir: str | Path, media_dir: str | Path | None = None) -> Pa
     return Path(tempfile.gettempdir()) / "asva-media" / re.sub(r"[^A-Za-z0-9_.-]+", "_", str(out_dir)).strip("_")
 
 
+def download_archive(out_dir: str | Path, media_dir: str | Path | None = None) -> frozenset[str]:
+    """video_ids in yt-dlp's archive in `media_folder(out_dir, media_dir)`: read once per run (or
+    shard), then each batch gets `archived_in(batch, archive)`, not the file (~200k lines at scale)."""
+    from curation.sources.download import read_archive
+
+    return frozenset(read_archive(media_folder(out_dir, media_dir)))
+
+
+def archived_in(items: Iterable[SourceItem], archive: Collection[str]) -> frozenset[str]:
+    """The ids of `items` in `archive`: what one batch task needs of the run's snapshot (small to pickle)."""
+    return frozenset(item.video_id for item in items if item.video_id in archive)
+
+
 def fetch_batch(items: Sequence[SourceItem], out_dir: str | Path, config: CurationConfig,
-                media_dir: str | Path | None = None) -> dict[str, VideoResult | str]:
+                media_dir: str | Path | None = None,
+                archived: Collection[str] | None = None) -> dict[str, VideoResult | str]:
     """Local path per item, downloading remote ones (to `media_folder(out_dir, media_dir)`); a
-    failed download maps to its failed result."""
+    failed download maps to its failed result. `archived`: the items' ids in the download archive
+    (`archived_in`); None reads the archive."""
     resolved: dict[str, VideoResult | str] = {item.video_id: item.path for item in items if item.path}
     remote = [item for item in items if not item.path]
     if remote:
         from curation.sources.download import download_items  # yt-dlp only when something is remote
 
         for item, result in zip(remote, download_items(remote, media_folder(out_dir, media_dir), config.download,
-                                                        workers=config.download.workers)):
+                                                        workers=config.download.workers, archived=archived)):
             if result.ok:
                 resolved[item.video_id] = str(result.path)
             else:
@@ -274,16 +289,17 @@ def fetch_batch(items: Sequence[SourceItem], out_dir: str | Path, config: Curati
 
 
 def process_batch(items: Sequence[SourceItem], out_dir: str | Path, config: CurationConfig,
-                  media_dir: str | Path | None = None) -> BatchReport:
+                  media_dir: str | Path | None = None, archived: Collection[str] | None = None) -> BatchReport:
     """Download (if needed), analyse and commit one batch of videos to the ledger in `out_dir` (a
-    path or an fsspec URL; downloads go to `media_folder(out_dir, media_dir)`)."""
+    path or an fsspec URL; downloads go to `media_folder(out_dir, media_dir)`). `archived`: as for
+    `fetch_batch`."""
     if not items:
         return BatchReport("", 0, 0, 0)
     # A name that is not UTF-8 cannot be written to the manifest faithfully: that file fails alone.
     unnamed = {item.video_id: failed_result(item, "non_utf8_name", "file name or label is not valid UTF-8; rename it",
                                             item.path) for item in items if _has_undecodable_name(item)}
     sources = unnamed | fetch_batch([item for item in items if item.video_id not in unnamed], out_dir, config,
-                                    media_dir)
+                                    media_dir, archived)
     local = [(item, sources[item.video_id]) for item in items if not isinstance(sources[item.video_id], VideoResult)]
     analysed = {item.video_id: result for (item, _), result in zip(local, analyze_videos(local, config))}
     results = [analysed.get(item.video_id) or sources[item.video_id] for item in items]
@@ -437,8 +453,9 @@ def run_curation(items: Sequence[SourceItem], out_dir: str | Path, config: Curat
     """
     check_setup(config)
     batches = make_batches(pending_items(items, out_dir), config.batch_size)
+    archive = download_archive(out_dir, media_dir)
     for done, batch in enumerate(batches, start=1):
-        report = process_batch(batch, out_dir, config, media_dir)
+        report = process_batch(batch, out_dir, config, media_dir, archived_in(batch, archive))
         if on_batch:
             on_batch(report, done, len(batches))
     return finalize(out_dir, config, media_dir)

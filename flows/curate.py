@@ -77,7 +77,9 @@ def _only_transient(task, task_run, state) -> bool:
 @task(name="curate-batch", retries=2, retry_delay_seconds=[10, 60], retry_condition_fn=_only_transient,
       task_run_name="batch-{index}")
 def curate_batch(items: list[SourceItem], out: str, config: CurationConfig, index: int,
-                 gpu_limit: bool = True, media_dir: str | None = None) -> pipeline.BatchReport:
+                 gpu_limit: bool = True, media_dir: str | None = None,
+                 archived: frozenset[str] | None = None) -> pipeline.BatchReport:
+    # `archived`: this batch's ids in the run's one read of the download archive (None: read it here).
     # On a retry, only the videos without a final row yet are processed again (checked in this
     # batch's own commit markers, never the whole ledger: issue 15).
     todo = pipeline.pending_in_batch(items, out)
@@ -85,7 +87,7 @@ def curate_batch(items: list[SourceItem], out: str, config: CurationConfig, inde
     # model (docs/gpu_scoring.md); decoding and the CPU metrics are not bounded by it. On Ray with
     # `num_gpus` requested, Ray's scheduler bounds GPU use instead (`gpu_limit=False`).
     with device_guard((lambda: concurrency("gpu", occupy=1)) if gpu_limit else None):
-        report = pipeline.process_batch(todo, out, config, media_dir)
+        report = pipeline.process_batch(todo, out, config, media_dir, archived)
     get_run_logger().info("batch %d: %d/%d videos ok, %d windows, %d to retry", index, report.n_ok, report.n_videos,
                           report.n_windows, report.n_retryable)
     if report.n_retryable:
@@ -211,17 +213,23 @@ def curate_vggsound(
     log.info("%d videos to curate in %d batches (%d already done)", sum(map(len, batches)), len(batches),
              len(items) - sum(map(len, batches)))
     progress_id = create_progress_artifact(progress=0.0, key="curation-progress", description="batches curated")
-    on_ray = isinstance(FlowRunContext.get().task_runner, RayTaskRunner)
+    runner = FlowRunContext.get().task_runner
+    on_ray = isinstance(runner, RayTaskRunner)
+    # The download archive is read once here, not by each of ~25,000 batch tasks. Not on a Ray
+    # cluster: a task may run on another machine, whose media folder (and archive) is its own.
+    archive = None if on_ray and runner.address else pipeline.download_archive(out, media_dir)
 
     def submit(index: int, batch: list[SourceItem]) -> PrefectFuture:
+        archived = None if archive is None else pipeline.archived_in(batch, archive)
         if not on_ray:
-            return curate_batch.submit(batch, out, cfg, index, media_dir=media_dir)
+            return curate_batch.submit(batch, out, cfg, index, media_dir=media_dir, archived=archived)
         # max_calls=0: the worker process stays up between tasks, so a loaded model (the per-process
         # cache of curation.metrics.neural_scoring) serves every later batch (Ray's default for a GPU
         # task is a fresh worker per call). max_retries: Ray reruns a task whose worker died; the
         # ledger makes that rerun redo only the batch's uncommitted videos.
         with remote_options(num_cpus=ray_cpus, num_gpus=ray_gpus, max_calls=0, max_retries=3):
-            return curate_batch.submit(batch, out, cfg, index, gpu_limit=not ray_gpus, media_dir=media_dir)
+            return curate_batch.submit(batch, out, cfg, index, gpu_limit=not ray_gpus, media_dir=media_dir,
+                                       archived=archived)
 
     lost: list[str] = []  # batches whose videos have no row at all (the ledger could not be written)
     committed: list[str] = []  # keys of this run's finished batches not compacted yet

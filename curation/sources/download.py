@@ -13,7 +13,9 @@ its entries are made per segment (`<extractor> <video_id>`, the info id is rewri
 archive check) because one YouTube video can hold several VGGSound segments (595 ytids of the test
 split have two). An item that is in the archive but whose file is gone is reported as failed
 (permanent, reason says so) without starting yt-dlp: the archive is a record the user keeps;
-deleting the line fetches it again.
+deleting the line fetches it again. A run reads the archive once (`read_archive`, in the flow) and
+hands each batch the archived ids among its own items; an id another process archives meanwhile is
+caught by yt-dlp's own check of the file ("has already been recorded in the archive").
 
 Sections: [start_s, start_s + clip_s] on the source's timeline (a YouTube video, or a mirror of
 whole videos). For a mirror serving VGGSound's already-cut 10 s clips, set `sections: false`.
@@ -31,7 +33,7 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,11 +160,12 @@ def _archived_but_missing(item: SourceItem, output: Path) -> DownloadResult:
 
 
 def download_item(item: SourceItem, dest_dir: str | Path, config: DownloadConfig | None = None,
-                  archived: set[str] | None = None) -> DownloadResult:
+                  archived: Collection[str] | None = None) -> DownloadResult:
     """Fetch one item to `target_path(dest_dir, item)` unless it is there already.
 
     With `config.sections`, only [start_s, start_s + config.clip_s] seconds are fetched.
-    `archived`: video_ids already read from the archive (`read_archive`), to save re-reading it.
+    `archived`: video_ids read from the archive earlier (`read_archive`, at least this item's), to
+    save re-reading it; None reads it here.
     """
     config = config or DownloadConfig()
     if is_rejected(item) or not is_safe_id(item.video_id) or (item.ytid is not None and not is_safe_id(item.ytid)):
@@ -215,10 +218,11 @@ def _drop_archive_line(dest_dir: Path, video_id: str) -> None:
 
 
 def download_items(items: Sequence[SourceItem], dest_dir: str | Path, config: DownloadConfig | None = None,
-                   workers: int = 1) -> list[DownloadResult]:
+                   workers: int = 1, archived: Collection[str] | None = None) -> list[DownloadResult]:
     """One result per item, in order. `workers` > 1 runs that many yt-dlp processes at once
-    (downloads wait on the network, not the CPU)."""
-    archived = read_archive(dest_dir)
+    (downloads wait on the network, not the CPU). `archived`: as for `download_item` (the run's
+    snapshot, at least these items' ids); None reads the archive once for all of them."""
+    archived = read_archive(dest_dir) if archived is None else archived
 
     def one(item: SourceItem) -> DownloadResult:
         try:

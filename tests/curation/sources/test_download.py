@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import av
+import pandas as pd
 import pytest
 
 from curation.config import DownloadConfig
@@ -297,3 +298,43 @@ def test_an_argument_over_the_kernel_limit_fails_that_item_alone(tmp_path, mirro
     results = download_items([huge, _item(base)], tmp_path, FAST.model_copy(update={"sections": False}))
     assert not results[0].ok and "Argument list too long" in results[0].reason and not results[0].transient
     assert results[1].ok
+
+
+def test_a_run_reads_the_archive_once_and_still_sees_later_lines(tmp_path, mirror, monkeypatch):
+    """Issue 15 item 5: over a run of several batches the archive is read once (not per batch);
+    an archived item whose file is gone is still reported without a fetch, and a line another
+    process appends mid-run is still honoured (by yt-dlp's own check of the file)."""
+    from curation import pipeline
+    from curation.config import load_config
+    from curation.sources import download
+
+    base, log = mirror
+    fresh, gone, present = _item(base, ytid="-dash_Start", start=0), _item(base), _item(base, ytid="other", start=0)
+    appended, missing = _item(base, start=300), _item(base, ytid="nothere", start=0)
+    out = tmp_path / "out"
+    media = pipeline.media_folder(out)
+    config = load_config(None, ["batch_size=1", "min_clips_per_class=1", "download.retries=0",
+                                "download.socket_timeout_s=5", "download.sections=false"])
+    assert download_item(present, media, config.download).ok  # an earlier run's download, still there
+    (media / ARCHIVE_NAME).write_text(f"generic {present.video_id}\ngeneric {gone.video_id}\n")  # `gone`: file deleted
+    reads = []
+    real_read = download.read_archive
+    monkeypatch.setattr(download, "read_archive", lambda dest: reads.append(Path(dest)) or real_read(dest))
+
+    def another_process_archives(report, done, total):
+        if done == 1:
+            with open(media / ARCHIVE_NAME, "a") as archive:
+                archive.write(f"generic {appended.video_id}\n")
+
+    log.clear()
+    pipeline.run_curation([fresh, gone, present, appended, missing], out, config, on_batch=another_process_archives)
+    assert reads == [media]
+    videos = pd.read_parquet(out / "videos.parquet").set_index("video_id")
+    assert videos.status.to_dict() == {fresh.video_id: "ok", gone.video_id: "failed", present.video_id: "ok",
+                                       appended.video_id: "failed", missing.video_id: "failed"}
+    for archived in (gone, appended):
+        assert ARCHIVE_NAME in videos.loc[archived.video_id, "detail"], videos.loc[archived.video_id, "detail"]
+        assert not target_path(media, archived).exists()
+    assert "404" in videos.loc[missing.video_id, "detail"]
+    fetched = {path for command, path, _ in log if command == "GET"}
+    assert f"/{fresh.ytid}.mp4" in fetched and f"/{present.ytid}.mp4" not in fetched
