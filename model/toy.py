@@ -75,7 +75,8 @@ def toy_scene(rng: np.random.Generator, label: str, events: tuple[int, ...], fps
     import colorsys
 
     hue, sound, pitch = TOY_CLASSES[label]
-    r, g, b = colorsys.hsv_to_rgb(hue + rng.uniform(-0.03, 0.03), 1.0, 1.0)
+    # jittered hue wrapped into [0, 1): a red lamp (hue 0) jittered below 0 made colorsys return a negative green
+    r, g, b = colorsys.hsv_to_rgb((hue + rng.uniform(-0.03, 0.03)) % 1.0, 1.0, 1.0)
     grey = int(rng.integers(20, 60))
     lamp = ObjectSpec(style="blink", sound=sound, color=(round(r * 255), round(g * 255), round(b * 255)),
                       x=float(rng.uniform(0.45, 0.55)), y=float(rng.uniform(0.45, 0.55)), radius=radius, shape="disc",

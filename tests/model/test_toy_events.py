@@ -40,3 +40,13 @@ def test_encoded_toy_clips_keep_their_events(tmp_path):
     clips = read_test_clips(manifest)
     assert len(clips) == 6 and clips[0].frames.shape == (12, 32, 32, 3)
     assert combine([score_video(c.frames, c.event_frames) for c in clips]).f1 > 0.9
+
+
+def test_every_lamp_flashes_in_its_class_colour_whatever_the_hue_jitter():
+    """Red sits at hue 0: a jitter below 0 once gave colorsys a negative green (a yellow-green "red" lamp)."""
+    dominant = {"red_lamp_flashing": 0, "green_lamp_flashing": 1, "blue_lamp_flashing": 2}
+    for seed in range(12):
+        for label in TOY_CLASSES:
+            clip = render_toy_clip(np.random.default_rng(seed), label, events=(3,))
+            lit = clip.frames[3, 12:20, 12:20].reshape(-1, 3).mean(axis=0)
+            assert int(np.argmax(lit)) == dominant[label], (label, seed, lit)
