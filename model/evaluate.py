@@ -516,6 +516,73 @@ class Scorers:
                 self.namespace("sync_classifier"), list(keys), sync_compute)))
         return out
 
+    def ia_references(self, keys: Sequence[str], labels: Sequence[str], audio_of: Callable[[int], np.ndarray]
+                      ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """(N, E) ImageBind embeddings of each clip's audio (IA) and label as written (IT, the
+        authors' text), or (None, None) without ImageBind; audio embeddings cached under `keys`."""
+        if self.imagebind is None:
+            return None, None
+        c, ib = self.config, self.imagebind
+        text = dict(zip(sorted(set(labels)), ib.text_embeddings(sorted(set(labels)))))
+        audio = np.stack(self.cache.many(self.namespace("imagebind", f"-{c.imagebind_preset}-audio-{c.ia_audio}"),
+                                         list(keys), lambda todo: [ib.audio_embedding(audio_of(i), c.sample_rate,
+                                                                                       c.ia_audio) for i in todo]))
+        return audio, np.stack([text[label] for label in labels])
+
+
+def row_scores(config: EvalConfig, reference: ClipFeatures, generated: Sequence[ClipFeatures],
+               audio_emb: np.ndarray | None, text_emb: np.ndarray | None, timings: dict[str, float] | None = None
+               ) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
+    """One row's scores against the ground truth: per-clip columns (IA, IT, sync_score, RelSync,
+    AlignSync) and the row's metrics with 95 % CIs (those and FID / FVD). `generated` holds one
+    ClipFeatures per noise seed, all for the same clips (the evaluation command uses one seed): a
+    clip's value is its mean over seeds, and a Fréchet distance pools every seed's frames / clips,
+    each bootstrap draw taking a clip with all its seeds. audio_emb / text_emb: (N, E) IA / IT
+    references of each clip (Scorers.ia_references)."""
+    from sync_classifier.sync_metrics import align_probability, relsync
+
+    c, n = config, next((len(v) for v in vars(reference).values() if v is not None), 0)
+    columns: dict[str, np.ndarray] = {}
+    ia = None
+    if reference.image_embeddings is not None:
+        ia = np.stack([np.einsum("nfe,ne->nf", g.image_embeddings, audio_emb) for g in generated])  # (S, N, F) raw cosine
+        it = np.stack([np.einsum("nfe,ne->nf", g.image_embeddings, text_emb) for g in generated])
+        columns["IA"] = 100 * ia[:, :, 1:].mean(axis=(0, 2))
+        columns["IT"] = 100 * it[:, :, 1:].mean(axis=(0, 2))
+    if reference.sync is not None:
+        rel = np.stack([relsync(g.sync, reference.sync) for g in generated])  # (S, N)
+        columns["sync_score"] = np.mean([g.sync for g in generated], axis=0)
+        columns["RelSync"] = 100 * rel.mean(axis=0)
+        if ia is not None:
+            ia_first_gt = np.einsum("ne,ne->n", reference.image_embeddings[:, 0], audio_emb)
+            p_align = np.array([[align_probability(ia_first_gt[i], ia[k, i, 1:]) for i in range(n)]
+                                for k in range(len(generated))])
+            columns["AlignSync"] = 100 * (p_align * rel).mean(axis=0)  # Eq. 4 per clip and seed
+    metrics: dict[str, dict] = {}
+    for name in ("IA", "IT", "RelSync", "AlignSync"):
+        if name in columns:
+            values = columns[name]
+            metrics[name] = {"value": float(values.mean()), "std": float(values.std(ddof=1)) if n > 1 else 0.0,
+                             "ci95": bootstrap_mean_ci(values, c.bootstrap, c.seed)}
+    start = time.perf_counter()
+    from model.metrics.frechet import frechet_distance
+
+    for name, attr in (("FID", "fid"), ("FID (standard)", "fid_standard"), ("FVD", "fvd"),
+                       ("FVD (standard)", "fvd_standard")):
+        real = getattr(reference, attr)
+        if real is None:
+            continue
+        if name.startswith("FID"):  # FID drops frame 1 (the conditioning image)
+            r_, g_ = real[:, 1:], np.concatenate([getattr(g, attr)[:, 1:] for g in generated], axis=1)
+        else:
+            r_, g_ = real, np.stack([getattr(g, attr) for g in generated], axis=1)  # (N, S, D)
+        metrics[name] = {"value": frechet_distance(r_.reshape(-1, r_.shape[-1]), g_.reshape(-1, g_.shape[-1])),
+                         "ci95": bootstrap_frechet_ci(r_, g_, c.bootstrap_frechet, c.seed),
+                         "protocol": frechet_protocol(name, c)}
+    if timings is not None:
+        timings["Fréchet + bootstrap"] = timings.get("Fréchet + bootstrap", 0.0) + time.perf_counter() - start
+    return columns, metrics
+
 
 def score_rows(config: EvalConfig, specs: Sequence[ModelSpec], clips: pd.DataFrame, scorers: Scorers,
                clip_loader: Callable, on_progress: Callable[[str, int, int], None] | None = None
@@ -523,7 +590,6 @@ def score_rows(config: EvalConfig, specs: Sequence[ModelSpec], clips: pd.DataFra
     """Per-clip scores (one row per model × clip) and the summary rows with 95 % CIs."""
     out, c = Path(config.out), config
     timings: dict[str, float] = {}
-    n = len(clips)
     rows = list(clips.itertuples(index=False))
     gt_keys = [f"{_file_identity(r.path)}|{r.start_s:.4f}|{eval_resolution(c)}|{c.frame_pick}" for r in rows]
     gt_cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
@@ -541,13 +607,7 @@ def score_rows(config: EvalConfig, specs: Sequence[ModelSpec], clips: pd.DataFra
         return audio_cache[i]
 
     reference = scorers.features(gt_keys, [r.video_id for r in rows], gt, audio_of, timings)
-    text = None
-    if scorers.imagebind is not None:
-        labels = sorted({r.label for r in rows})
-        text = dict(zip(labels, scorers.imagebind.text_embeddings(labels)))  # the label as written (authors' IT text)
-        audio_emb = np.stack(scorers.cache.many(
-            scorers.namespace("imagebind", f"-{c.imagebind_preset}-audio-{c.ia_audio}"), gt_keys,
-            lambda todo: [scorers.imagebind.audio_embedding(audio_of(i), c.sample_rate, c.ia_audio) for i in todo]))
+    audio_emb, text_emb = scorers.ia_references(gt_keys, [r.label for r in rows], audio_of)
     per_clip, summary_rows = [], {}
     for s, spec in enumerate(specs):
         if spec.kind == "ground_truth":
@@ -560,41 +620,9 @@ def score_rows(config: EvalConfig, specs: Sequence[ModelSpec], clips: pd.DataFra
                                                          c.sample_rate), audio_of, timings)
         table = pd.DataFrame({"model": spec.tag, "kind": spec.kind, "guidance": spec.guidance,
                               "clip_id": clips["clip_id"], "video_id": clips["video_id"], "label": clips["label"]})
-        if feats.image_embeddings is not None:
-            emb = feats.image_embeddings  # (N, F, E)
-            ia_frames = np.einsum("nfe,ne->nf", emb, audio_emb)  # raw cosine
-            it_frames = np.einsum("nfe,ne->nf", emb, np.stack([text[r.label] for r in rows]))
-            table["IA"] = 100 * ia_frames[:, 1:].mean(axis=1)
-            table["IT"] = 100 * it_frames[:, 1:].mean(axis=1)
-            ia_first_gt = np.einsum("ne,ne->n", reference.image_embeddings[:, 0], audio_emb)
-        if feats.sync is not None:
-            from sync_classifier.sync_metrics import align_probability, alignsync, relsync
-
-            rel = relsync(feats.sync, reference.sync)
-            table["sync_score"] = feats.sync
-            table["RelSync"] = 100 * rel
-            if feats.image_embeddings is not None:
-                p_align = np.array([align_probability(ia_first_gt[i], ia_frames[i, 1:]) for i in range(n)])
-                table["AlignSync"] = 100 * np.array([alignsync(rel[i], p_align[i]) for i in range(n)])
-        metrics: dict[str, dict] = {}
-        for name in ("IA", "IT", "RelSync", "AlignSync"):
-            if name in table:
-                metrics[name] = {"value": float(table[name].mean()), "std": float(table[name].std(ddof=1)) if n > 1 else 0.0,
-                                 "ci95": bootstrap_mean_ci(table[name].to_numpy(), c.bootstrap, c.seed)}
-        start = time.perf_counter()
-        for name, real, gen in (("FID", reference.fid, feats.fid),
-                                ("FID (standard)", reference.fid_standard, feats.fid_standard),
-                                ("FVD", reference.fvd, feats.fvd),
-                                ("FVD (standard)", reference.fvd_standard, feats.fvd_standard)):
-            if real is None:
-                continue
-            from model.metrics.frechet import frechet_distance
-
-            r_, g_ = (real[:, 1:], gen[:, 1:]) if name.startswith("FID") else (real, gen)  # FID drops frame 1
-            metrics[name] = {"value": frechet_distance(r_.reshape(-1, r_.shape[-1]), g_.reshape(-1, g_.shape[-1])),
-                             "ci95": bootstrap_frechet_ci(r_, g_, c.bootstrap_frechet, c.seed),
-                             "protocol": frechet_protocol(name, c)}
-        timings["Fréchet + bootstrap"] = timings.get("Fréchet + bootstrap", 0.0) + time.perf_counter() - start
+        columns, metrics = row_scores(c, reference, [feats], audio_emb, text_emb, timings)
+        for name, values in columns.items():
+            table[name] = values
         summary_rows[spec.tag] = {"kind": spec.kind, "guidance": spec.guidance,
                                   "model_path": str(spec.path) if spec.path else None, "metrics": metrics}
         per_clip.append(table)

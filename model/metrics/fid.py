@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Literal
 from unittest import mock
 
@@ -69,6 +70,40 @@ def load_fid_inception(path: str | os.PathLike, device: str | torch.device = "cp
         except RuntimeError as exc:
             raise ValueError(f"{path} does not match pytorch-fid's FID Inception layout: {exc}") from exc
     return net.eval().to(device)
+
+
+@torch.no_grad()
+def write_stand_in_fid_inception(path: str | os.PathLike, frames_uint8: np.ndarray, seed: int = 0,
+                                 batch_size: int = 50) -> Path:
+    """A stand-in for the FID Inception where the real file cannot be had: pytorch-fid's network with
+    torchvision's random initialisation (seeded) and BatchNorm running statistics measured on
+    `frames_uint8` (N, H, W, 3) of the domain at hand (asva input protocol), saved as a state dict in
+    the real file's layout so that `load_fid_inception` reads it. Without that calibration the
+    random network's activations shrink layer by layer and its pool3 features are nearly constant."""
+    path = Path(path)
+    torch.manual_seed(seed)
+    # pytorch-fid builds its network only with the published weights loaded: hand it none and keep
+    # the random init, catching the torchvision Inception3 whose state dict is the file's layout.
+    built: list[torch.nn.Module] = []
+    with mock.patch.object(pytorch_fid_inception, "load_state_dict_from_url", lambda *args, **kwargs: {}), \
+            mock.patch.object(pytorch_fid_inception.torchvision.models.Inception3, "load_state_dict",
+                              lambda self, *args, **kwargs: built.append(self)):
+        net = pytorch_fid_inception.InceptionV3(
+            output_blocks=[pytorch_fid_inception.InceptionV3.BLOCK_INDEX_BY_DIM[FEATURE_DIM]],
+            resize_input=False, normalize_input=False, requires_grad=False, use_fid_inception=True)
+    norms = [m for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # a cumulative average over every calibration batch
+    net.train()
+    frames = np.asarray(frames_uint8)
+    for start in range(0, len(frames), batch_size):
+        net(fid_input(frames[start : start + batch_size], "asva"))
+    for m in norms:
+        m.momentum = 0.1
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(built[0].state_dict(), path)
+    return path
 
 
 def fid_input(frames_uint8: np.ndarray | torch.Tensor, protocol: Protocol = "asva") -> torch.Tensor:
