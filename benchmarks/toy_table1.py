@@ -15,7 +15,13 @@ sync classifier (`model.demo`, long toy clips) → on the held-out clips:
   audio, I2VD, the ablation at η = 4, Static, and the ground truth;
 - event precision / recall / F1 (±1 frame) and timing error (model/toy_events.py), F1 with a 95 %
   bootstrap CI over test clips and its spread over the noise seeds;
-- RelSync (`sync_classifier.sync_metrics`, the evaluation stage's formula) with a bootstrap CI.
+- the evaluation stage's metrics (`model.evaluate.row_scores`: its networks, feature caches and
+  formulas), each with a 95 % bootstrap CI over clips: RelSync and AlignSync with the toy sync
+  classifier, FID / FVD / IA / IT with stand-in feature networks (`stand_in_feature_networks`:
+  random networks in the real files' layouts, FID's Inception with BatchNorm statistics of toy
+  frames). The stand-ins rank rows (a distance of 0 is the ground truth itself) but their values
+  are not comparable with the paper's. IA uses raw cosines of a random ImageBind, so AlignSync's
+  P_Align is ≈ 0.5 and AlignSync ≈ RelSync / 2 here.
 
 Writes OUT/results.json, benchmarks/results/toy_table1[_quick].json and a picture of generated
 frames next to the audio onsets (benchmarks/results/toy_table1[_quick].png).
@@ -99,18 +105,56 @@ def event_row(videos_per_seed: list[list[np.ndarray]], clips) -> dict:
                      "f1_seed_std": float(np.std(seed_f1)), "f1_per_seed": seed_f1}
 
 
-def relsync_row(sync_model, videos_per_seed: list[list[np.ndarray]], clips) -> dict:
-    """RelSync × 100 of generated vs ground-truth clips (the clip's own audio), mean over
-    clips × seeds with a bootstrap CI over clips (the evaluation stage's formula and CI)."""
-    from model.evaluate import bootstrap_mean_ci
-    from sync_classifier.sync_metrics import relsync, sync_scores
+def stand_in_feature_networks(out: Path, manifest: Path, sync_dir: Path, calibration_clips: int = 24) -> dict[str, Path]:
+    """The evaluation stage's weight files for the toy (the real ones are not to be had here):
+    - FID: pytorch-fid's Inception, random (seed 0), BatchNorm statistics of toy training frames
+      (`write_stand_in_fid_inception`), in the real file's layout;
+    - FVD: the TorchScript I3D stand-in of the authors' reference release (StyleGAN-V's call signature);
+    - IA / AlignSync: ImageBind's `tiny` preset, random (seed 0), in the official checkpoint layout;
+    - RelSync / AlignSync: the toy sync classifier."""
+    from model.encoders.imagebind_layout import write_random_checkpoint
+    from model.metrics.fid import write_stand_in_fid_inception
+    from model.toy import read_test_clips
 
-    audios = [c.audio for c in clips]
-    reference = sync_scores(sync_model, audios, [c.frames for c in clips])
-    rel = np.stack([relsync(sync_scores(sync_model, audios, videos), reference) for videos in videos_per_seed])
-    per_clip = 100 * rel.mean(axis=0)
-    return {"relsync": float(per_clip.mean()), "relsync_ci95": bootstrap_mean_ci(per_clip, 1000),
-            "relsync_per_seed": [float(100 * r.mean()) for r in rel]}
+    folder = out / "feature_networks"
+    inception = folder / "pt_inception-2015-12-05-6726825d.pth"
+    if not inception.is_file():
+        frames = np.concatenate([c.frames for c in read_test_clips(manifest, "train", limit=calibration_clips)])
+        write_stand_in_fid_inception(inception, frames, seed=0)
+    imagebind = folder / "imagebind_tiny.pth"
+    if not imagebind.is_file():
+        write_random_checkpoint(imagebind, "tiny", seed=0)
+    return {"inception": inception, "i3d": REPO / "tests" / "fixtures" / "asva_release" / "eval" / "i3d_standin_torchscript.pt",
+            "imagebind": imagebind, "sync_classifier": sync_dir}
+
+
+def evaluation_rows(weights: dict[str, Path], cache_dir: Path, clips, rows: dict[str, list[list[np.ndarray]]]
+                    ) -> dict[str, dict]:
+    """The evaluation stage's metrics (`model.evaluate`: its networks, caches and formulas) for each
+    row: FID, FVD, IA, IT, RelSync, AlignSync with 95 % CIs over clips, every noise seed of a row
+    pooled; a row's i-th video is scored with test clip i's sound. Features are cached by content."""
+    import hashlib
+
+    from model.evaluate import EvalConfig, FeatureCache, Scorers, row_scores
+    from model.toy import TOY_FPS, TOY_FRAMES, TOY_SAMPLE_RATE
+
+    config = EvalConfig(num_frames=TOY_FRAMES, fps=TOY_FPS, resolution=(32, 32), sample_rate=TOY_SAMPLE_RATE,
+                        standard_fid=False, imagebind_preset="tiny", batch_size=16, bootstrap_frechet=100)
+    scorers = Scorers(config, weights, FeatureCache(cache_dir))
+    timings: dict[str, float] = {}
+
+    def features(videos: list[np.ndarray]):
+        keys = [f"{i}|{hashlib.sha1(v.tobytes()).hexdigest()}" for i, v in enumerate(videos)]  # clip i's sound
+        return scorers.features(keys, keys, lambda i: (videos[i], clips[i].audio), lambda i: clips[i].audio, timings)
+
+    reference = features([c.frames for c in clips])
+    audio_emb, text_emb = scorers.ia_references([f"audio|{i}|{c.label}" for i, c in enumerate(clips)],
+                                                [c.label for c in clips], lambda i: clips[i].audio)
+    result = {}
+    for label, videos_per_seed in rows.items():
+        _, metrics = row_scores(config, reference, [features(v) for v in videos_per_seed], audio_emb, text_emb)
+        result[label] = metrics
+    return result
 
 
 # ---- the chain ----------------------------------------------------------------------------------
@@ -170,7 +214,6 @@ def run(out: Path, sizes: Sizes, seed: int = 0, picture: Path | None = None) -> 
     from model.pipeline import AVSyncDPipeline, StaticAnimator
     from model.toy import TOY_FPS, TOY_FRAMES, build_toy_base, generate_for_clips, read_test_clips, write_toy_dataset
     from model.train import train
-    from sync_classifier.model import SyncClassifier
 
     started = time.perf_counter()
     stage_seconds: dict[str, float] = {}
@@ -206,7 +249,6 @@ def run(out: Path, sizes: Sizes, seed: int = 0, picture: Path | None = None) -> 
     result["train_validation"] = {name: r.validation for name, r in runs.items()}
 
     sync_dir, result["sync_classifier_accuracy"] = train_sync_classifier(out, sizes, seed)
-    sync_model = SyncClassifier.from_pretrained(sync_dir)
     tick = stage("train sync classifier", tick)
 
     clips = read_test_clips(manifest, limit=sizes.test_clips)
@@ -232,10 +274,11 @@ def run(out: Path, sizes: Sizes, seed: int = 0, picture: Path | None = None) -> 
         generated[label] = [generate_for_clips(animator, clips, eta, sizes.denoise_steps, seed=1000 * s,
                                                with_audio=with_audio, progress=True) for s in sizes.seeds]
     tick = stage("generation", tick)
-    table = {}
-    for label, videos in generated.items():
-        table[label] = event_row(videos, clips) | relsync_row(sync_model, videos, clips)
-    result["table"] = table
+    metrics = evaluation_rows(stand_in_feature_networks(out, manifest, sync_dir), out / "eval_cache", clips, generated)
+    for name in ("FID", "FVD"):  # that row's videos are the ground truth's, reordered: a distance of 0 says nothing
+        metrics["Real clips, another clip's sound"].pop(name)
+    result["table"] = {label: event_row(videos, clips) | {"metrics": metrics[label]}
+                       for label, videos in generated.items()}
     tick = stage("scoring", tick)
     if picture is not None:
         onsets_picture(picture, clips[: min(4, len(clips))],
@@ -255,29 +298,37 @@ def check_targets(result: dict) -> dict:
     av, i2vd = t["AVSyncD eta=4"], t["I2VD"]
 
     def rel_above(a: dict, b: dict) -> bool:
-        return a["relsync_ci95"] is not None and b["relsync_ci95"] is not None and a["relsync_ci95"][0] > b["relsync_ci95"][1]
+        a_ci, b_ci = a["metrics"]["RelSync"]["ci95"], b["metrics"]["RelSync"]["ci95"]
+        return a_ci is not None and b_ci is not None and a_ci[0] > b_ci[1]
 
     return {
         "avsyncd_eta4_event_f1_ge_0.8": av["f1"] >= 0.8,
         "avsyncd_eta4_event_f1_ge_2x_i2vd": av["f1"] >= 2 * i2vd["f1"],
         "relsync_avsyncd_above_i2vd": rel_above(av, i2vd),
         "relsync_avsyncd_above_static": rel_above(av, t["Static"]),
-        "relsync_ground_truth_50": abs(t["Ground truth"]["relsync"] - 50) < 1,
+        "relsync_ground_truth_50": abs(t["Ground truth"]["metrics"]["RelSync"]["value"] - 50) < 1,
         "loss_true_audio_clearly_below_shuffled_and_null": all(loss[f"gap_{o}"]["ci95"][0] > 0 for o in ("shuffled", "null")),
     }
 
 
 def markdown_table(result: dict) -> str:
     """The measured table as Markdown (what BENCHMARKS.md quotes)."""
-    lines = ["| row | event F1 (95 % CI over clips) | F1 per noise seed | precision | recall | timing error (frames) "
-             "| RelSync (95 % CI) |", "|---|---|---|---|---|---|---|"]
+    scored = ("RelSync", "AlignSync", "FID", "FVD")
+    lines = ["| row | event F1 (95 % CI over clips) | F1 per noise seed | precision | recall | timing error (frames) | "
+             + " | ".join(f"{name} (95 % CI)" for name in scored) + " |", "|---|---|---|---|---|---|" + "---|" * len(scored)]
+
+    def with_ci(metric: dict | None) -> str:
+        if metric is None:
+            return "—"
+        value, lo, hi = (round(x, 1) + 0.0 for x in [metric["value"], *(metric["ci95"] or [float("nan")] * 2)])
+        return f"{value:.1f} ({lo:.1f}–{hi:.1f})"  # + 0.0: a float error of −1e-6 shows as 0.0, not −0.0
+
     for label, row in result["table"].items():
         lo, hi = row["f1_ci95"]
         seeds = " / ".join(f"{x:.2f}" for x in row["f1_per_seed"])
-        rel_ci = row["relsync_ci95"] or [float("nan")] * 2
         lines.append(f"| {label} | {row['f1']:.3f} ({lo:.2f}–{hi:.2f}) | {seeds} | {row['precision']:.2f} "
-                     f"| {row['recall']:.2f} | {row['timing_error_frames']:.2f} | {row['relsync']:.1f} "
-                     f"({rel_ci[0]:.1f}–{rel_ci[1]:.1f}) |")
+                     f"| {row['recall']:.2f} | {row['timing_error_frames']:.2f} | "
+                     + " | ".join(with_ci(row["metrics"].get(name)) for name in scored) + " |")
     lines += ["", "| held-out denoising loss | true audio | another clip's audio | null audio "
               "| gap to another clip's (95 % CI) | gap to null (95 % CI) |", "|---|---|---|---|---|---|"]
     for name, loss in result["held_out_loss"].items():
@@ -372,7 +423,10 @@ def main(argv: list[str] | None = None) -> int:
     (RESULTS / f"toy_table1{suffix}.md").write_text(markdown_table(result))
     print(json.dumps({k: result[k] for k in ("targets", "held_out_loss", "train_steps", "seconds")}, indent=1))
     for label, row in result["table"].items():
-        print(f"{label:40s} F1 {row['f1']:.3f} {row['f1_ci95']}  RelSync {row['relsync']:.1f}")
+        m = row["metrics"]
+        print(f"{label:40s} F1 {row['f1']:.3f} {row['f1_ci95']}  RelSync {m['RelSync']['value']:.1f}  "
+              f"AlignSync {m['AlignSync']['value']:.1f}  FID {m.get('FID', {}).get('value', np.nan):.0f}  "
+              f"FVD {m.get('FVD', {}).get('value', np.nan):.1f}")
     return 0
 
 
