@@ -1,7 +1,7 @@
 """Table 1 in miniature on the toy domain (issue 12 §2): AVSyncD vs I2VD vs Static, ground-truth event sync.
 
-    python -m benchmarks.toy_table1 --quick        # the same chain, smaller (~5 min on one core)
-    python -m benchmarks.toy_table1                # the table (BENCHMARKS.md "Toy Table 1", ~27 min on one core)
+    python -m benchmarks.toy_table1 --quick        # the same chain, smaller (~10 min on one core)
+    python -m benchmarks.toy_table1                # the table (BENCHMARKS.md "Toy Table 1", 25–50 min on one core)
 
 Steps: toy clips (model/toy.py: lamps that flash on clicks / tones; the first frame cannot tell
 when) → tiny SD-shaped base fitted to toy frames (VAE + text-conditioned image UNet, diffusers
