@@ -30,8 +30,8 @@ import shutil
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+import traceback
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -130,24 +130,56 @@ def train_sync_model(out: Path, manifest: Path, settings: dict, with_prefect: bo
     return train_toy_sync_classifier(out, manifest, settings)
 
 
-def _second_progress_line() -> None:
+def _run_and_send(send, fn: Callable, args: tuple) -> None:
     os.environ["TQDM_POSITION"] = "1"  # this process's bars draw one line below the main process's
+    try:
+        send.send((True, fn(*args)))
+    except BaseException:
+        send.send((False, traceback.format_exc()))
+        raise
 
 
-def start_avsyncd_training(out: Path, sizes, seed: int, threads: int) -> Future:
+class SecondProcess:
+    """`fn(*args)` in a spawned process. `result()` waits for its return value (its error is raised
+    here with the child's traceback); `stop()` ends it early, so that a demo that failed elsewhere
+    exits at once instead of waiting minutes for a training nobody will use (a
+    ProcessPoolExecutor's worker cannot be stopped, and its exit hook waits for it)."""
+
+    def __init__(self, fn: Callable, *args):
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")
+        self._receive, send = context.Pipe(duplex=False)
+        self.process = context.Process(target=_run_and_send, args=(send, fn, args), name=getattr(fn, "__name__", "job"))
+        self.process.start()
+        send.close()  # only the child writes: its exit without a result shows up as EOFError
+
+    def result(self):
+        try:
+            ok, value = self._receive.recv()
+        except EOFError:
+            self.process.join()
+            raise RuntimeError(f"the {self.process.name} process ended without a result "
+                               f"(exit code {self.process.exitcode})") from None
+        self.process.join()
+        if not ok:
+            raise RuntimeError(f"the {self.process.name} process failed:\n{value}")
+        return value
+
+    def stop(self) -> None:
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join()
+
+
+def start_avsyncd_training(out: Path, sizes, seed: int, threads: int) -> SecondProcess:
     """`model.demo.train_toy_avsyncd` in a second process, started before the sync classifier: the two
     trainings do not depend on each other, so on 2 cores they run side by side (the sync classifier's
     thread choice sees the busy core). A process, not a thread: both are Python loops of small torch
     ops that would take turns on one GIL."""
-    import multiprocessing
-
     from model.demo import train_toy_avsyncd
 
-    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_second_progress_line)
-    future = pool.submit(train_toy_avsyncd, out, sizes, seed, threads)
-    pool.shutdown(wait=False)  # the worker still runs its one job, then exits
-    return future
+    return SecondProcess(train_toy_avsyncd, out, sizes, seed, threads)
 
 
 def curate(videos: Path, manifests: Path, config: Path, with_prefect: bool) -> dict:
@@ -193,6 +225,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads for AVSyncD (default 1: tiny ops gain little from 2, and stall when shared)")
     args = parser.parse_args(argv)
+    background: list[SecondProcess] = []
+    try:
+        return run_demo(args, background)
+    finally:
+        for job in background:  # a stage failed or the user stopped the demo: end the second process too
+            job.stop()
+
+
+def run_demo(args: argparse.Namespace, background: list[SecondProcess]) -> int:
     started = time.perf_counter()
     seconds: dict[str, float] = {}
     cpu_seconds: dict[str, float] = {}  # this process, all threads: what the stage costs on idle cores
@@ -228,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if not args.curation_only:
         avsyncd_job = start_avsyncd_training(out / "avsyncd", sizes, args.seed, args.threads)
+        background.append(avsyncd_job)
         with stage("sync classifier"):
             settings = sync_settings(sizes)
             # the cores AVSyncD's process (`--threads`) leaves free

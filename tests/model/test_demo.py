@@ -97,3 +97,47 @@ def test_demo_assets_live_in_data_examples_with_their_origins():
         assert path.is_file() and "tests" not in path.relative_to(demo.REPO).parts
         assert path.name in (demo.EXAMPLES / "README.md").read_text()
     assert probe(demo.DEMO_SOUND.parent / "hitting_metal.mp4").has_audio
+
+
+def test_the_second_process_returns_its_value_raises_its_error_and_can_be_stopped():
+    import math
+    import time
+
+    from flows.demo import SecondProcess
+
+    assert SecondProcess(math.sqrt, 16.0).result() == 4.0
+    with pytest.raises(RuntimeError, match="math domain error"):  # the child's traceback
+        SecondProcess(math.sqrt, -1.0).result()
+    sleeper = SecondProcess(time.sleep, 120)
+    started = time.perf_counter()
+    sleeper.stop()
+    assert not sleeper.process.is_alive() and sleeper.process.exitcode is not None
+    assert time.perf_counter() - started < 30
+    with pytest.raises(RuntimeError, match="ended without a result"):
+        sleeper.result()
+
+
+def test_a_failing_stage_ends_the_avsyncd_process_at_once(tmp_path, monkeypatch):
+    """The sync classifier fails while AVSyncD trains in the second process: the demo raises the
+    error and the second process is gone, instead of training on for minutes."""
+    import time
+
+    import flows.demo
+    from flows.demo import SecondProcess
+
+    started: list[SecondProcess] = []
+
+    def long_training(*args):
+        started.append(SecondProcess(time.sleep, 300))  # stands in for minutes of AVSyncD training
+        return started[-1]
+
+    def failing_sync_classifier(*args):
+        raise RuntimeError("sync classifier failed")
+
+    monkeypatch.setattr(flows.demo, "start_avsyncd_training", long_training)
+    monkeypatch.setattr(flows.demo, "train_sync_model", failing_sync_classifier)
+    monkeypatch.setattr(demo, "AUTHORS_MODEL_DEFAULT", tmp_path / "not-converted")
+    monkeypatch.delenv(demo.AUTHORS_MODEL_ENV, raising=False)
+    with pytest.raises(RuntimeError, match="sync classifier failed"):
+        flows.demo.main(["--out", str(tmp_path / "demo"), "--quick", "--without-prefect"])
+    assert len(started) == 1 and not started[0].process.is_alive()
