@@ -71,6 +71,9 @@ class TrainConfig(StrictConfig):
     lr: float = Field(2e-4, gt=0)
     weight_decay: float = 1e-2
     warmup_steps: int = Field(100, ge=0)
+    lr_schedule: Literal["constant", "cosine"] = Field(
+        "constant", description="after warm-up: constant (SPEC), or cosine decay to 0 at max_steps (converges "
+        "in fewer steps when the step budget is fixed in advance, as in the demo)")
     max_steps: int = Field(40_000, ge=1)
     max_minutes: float | None = Field(None, gt=0, description="also stop (and save) after this much wall time")
     max_cpu_minutes: float | None = Field(None, gt=0, description="also stop after the process used this much CPU "

@@ -26,9 +26,11 @@ import logging
 import os
 import shutil
 import sys
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -38,7 +40,7 @@ from torch.utils.data import DataLoader
 from curation.layered_config import config_error_message
 from curation.manifest import read_clip_rows
 from curation.precision import resolve_precision
-from sync_classifier.config import SyncConfig, load_config
+from sync_classifier.config import SyncConfig, TrainConfig, load_config
 from sync_classifier.contrastive import sync_contrastive_loss
 from sync_classifier.data import (
     EpochShuffleSampler,
@@ -68,6 +70,16 @@ class TrainResult:
     warning: str | None = None  # why the run is not good enough, when it is not
     history: list[dict] = field(default_factory=list)  # logged rows: step, loss, accuracies, lr
     evaluations: list[dict] = field(default_factory=list)  # held-out sync accuracy rows
+
+
+def lr_factor(tc: TrainConfig, step: int) -> float:
+    """The learning rate at `step` as a fraction of `tc.lr`: linear warm-up, then `tc.lr_schedule`."""
+    if step < tc.warmup_steps:
+        return (step + 1) / tc.warmup_steps
+    if tc.lr_schedule == "constant":
+        return 1.0
+    progress = (step - tc.warmup_steps) / max(1, tc.max_steps - tc.warmup_steps)
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
 
 def latest_checkpoint(out_dir: Path) -> Path | None:
@@ -180,9 +192,7 @@ def train(config: SyncConfig, out_dir: str | Path, resume: bool = True, eval_see
         report = load_avid_cma(model, tc.init_from)
         log.info("encoders initialised from %s (%d tensors, %d keys ignored)", tc.init_from, report.loaded, len(report.ignored))
     optimizer = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: min(1.0, (step + 1) / tc.warmup_steps) if tc.warmup_steps else 1.0
-    )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, partial(lr_factor, tc))
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
     start_step = 0
     if previous is not None:

@@ -6,7 +6,7 @@ from sync_classifier.config import SyncConfig, load_config
 from sync_classifier.contrastive import sync_contrastive_loss
 from sync_classifier.data import SyntheticTrainingSet, collate_examples
 from sync_classifier.model import SyncClassifier
-from sync_classifier.train import accuracy_verdict, latest_checkpoint, train
+from sync_classifier.train import accuracy_verdict, latest_checkpoint, lr_factor, train
 
 
 def test_a_few_steps_on_generated_clips_reduce_the_loss(micro_config):
@@ -92,3 +92,13 @@ def test_a_run_records_its_precision_and_whether_it_reached_the_target(tmp_path,
     assert metrics["reached_target"] == result.reached_target and metrics["warning"] == result.warning
     assert result.precision == metrics["precision"] == {"mixed_precision": "no",
                                                         "reason": "requested mixed_precision=no (fp32)"}
+
+
+def test_cosine_schedule_warms_up_then_decays_to_zero_and_constant_stays(tmp_path, micro_config):
+    run = train(_micro_run_config(micro_config, max_steps=6, batch_size=1, lr=1e-3, lr_schedule="cosine",
+                                  checkpoint_every=100), tmp_path / "run")
+    rates = [row["lr"] for row in run.history]  # after each step: the rate the next step uses
+    assert rates[:2] == [1e-3, 1e-3] and rates[-1] == 0.0  # 2 warm-up steps, then the peak, then down
+    assert all(a > b for a, b in zip(rates[1:-1], rates[2:]))
+    constant = load_config("tiny").train  # the preset keeps the paper's constant rate after warm-up
+    assert [lr_factor(constant, s) for s in (0, 49, 50, 2399)] == [1 / 50, 1.0, 1.0, 1.0]
