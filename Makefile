@@ -43,7 +43,7 @@ browser: /usr/bin/chromium
 demo: $(VENV)/.installed-ml
 	$(BIN)/python -m flows.demo --out data/demo
 
-## make test: the whole test suite (CPU, a few minutes)
+## make test: the whole test suite (CPU, ~15 min on 2 cores)
 test: install browser
 	$(BIN)/pytest
 
