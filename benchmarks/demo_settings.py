@@ -62,13 +62,12 @@ VARIANTS = list(SYNC_VARIANTS) + list(AVSYNCD_VARIANTS)
 
 
 def sync_settings_for(changes: dict) -> dict:
+    from curation.layered_config import merge, nest
     from model.demo import FULL, sync_settings
 
     settings = sync_settings(FULL)
-    for key, value in changes.items():
-        section, name = key.split(".")
-        settings.setdefault(section, {})[name] = value
-    settings["train"].update(num_threads=1, max_cpu_minutes=None)
+    for key, value in (changes | {"train.num_threads": 1, "train.max_cpu_minutes": None}).items():
+        settings = merge(settings, nest(key.split("."), value))
     return settings
 
 

@@ -23,10 +23,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import shutil
 import sys
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
